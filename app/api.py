@@ -1,0 +1,26 @@
+"""The JSON API: POST /predict."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from app.errors import InputError
+from app.reading import read_digits
+from app.uploads import read_upload
+
+bp = Blueprint("api", __name__)
+
+
+@bp.post("/predict")
+def predict():
+    """Read the digits in the uploaded image."""
+    mode = request.args.get("mode", "auto")
+    if mode not in ("auto", "single"):
+        raise InputError("mode must be 'auto' (read every digit) or 'single' (the whole image is one digit)")
+    include = {part for part in request.args.get("include", "").split(",") if part}
+    if include - {"input"}:
+        raise InputError("include may only be 'input' (the 28x28 image each digit became)")
+    data = read_upload("file")
+    answer = read_digits(data, current_app.extensions["model"], current_app.config,
+                         single=mode == "single", include_input="input" in include)
+    return jsonify(answer)

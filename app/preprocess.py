@@ -1,0 +1,205 @@
+"""Image in, model input out: the one preprocessing path for training, serving and the CLI.
+
+Steps: decode safely -> grey levels (EXIF orientation, first frame, transparency as paper)
+-> ink image (polarity, background, contrast, threshold) -> digits (segment.py)
+-> each digit normalised like MNIST (crop, longest side 20 px, centre of mass at the centre).
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy import ndimage
+
+from app.errors import NoDigitFound, NotAnImage, UploadTooLarge
+from app.segment import Digit, find_digits
+
+INPUT_SIZE = 28  # the model's input is INPUT_SIZE x INPUT_SIZE x 1
+BOX_SIZE = 20  # MNIST fits each digit's longest side into 20 px
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+WORK_SIZE = 320  # larger uploads are reduced to about this before the pixel work
+MIN_CONTRAST = 40.0  # ink must differ from the paper by this much (0-255) to count
+DEFAULT_THRESHOLD = 75
+
+
+def scale_to_unit(pixels: np.ndarray) -> np.ndarray:
+    """The model's input scaling, 0-255 -> 0-1; defined once, used by training and serving."""
+    return np.asarray(pixels, dtype=np.float32) / 255.0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the model needs for one image, and where each digit was found."""
+
+    batch: np.ndarray  # (n, 28, 28, 1) float32 in 0..1
+    boxes: list[tuple[int, int, int, int]]  # x, y, w, h in the uploaded (oriented) image
+    size: tuple[int, int]  # width, height of the uploaded (oriented) image
+
+
+def prepare(data: bytes, *, threshold: int = DEFAULT_THRESHOLD, single: bool = False,
+            max_pixels: int = 40_000_000, max_digits: int = 32) -> Prepared:
+    """Decode an uploaded file and return the model input for every digit in it."""
+    image = decode(data, max_pixels=max_pixels)
+    size = image.size
+    gray, scale = to_gray(image)
+    return prepare_gray(gray, threshold=threshold, single=single, max_digits=max_digits,
+                        scale=scale, size=size)
+
+
+def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single: bool = False,
+                 max_digits: int = 32, scale: float = 1.0, size: tuple[int, int] | None = None) -> Prepared:
+    """The pipeline from a grey-level array (0-255, any polarity) to model input."""
+    ink = ink_image(gray)
+    mask = ink >= threshold
+    digits = find_digits(mask, single=single)
+    if not digits:
+        raise NoDigitFound()
+    digits = digits[:max_digits]
+    batch = np.stack([normalize_digit(ink, d) for d in digits])[..., None]
+    boxes = [_scale_box(d.box, scale) for d in digits]
+    if size is None:
+        size = (gray.shape[1], gray.shape[0])
+    return Prepared(batch=scale_to_unit(batch), boxes=boxes, size=size)
+
+
+def decode(data: bytes, *, max_pixels: int) -> Image.Image:
+    """Open an upload with Pillow, refusing anything that is not a sane raster image."""
+    if not data:
+        raise NotAnImage("the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=FORMATS)
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise NotAnImage("the file is not an image this service can read "
+                         "(send PNG, JPEG, GIF, BMP, WebP or TIFF)") from None
+    except Exception:
+        raise NotAnImage("the image could not be decoded") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise UploadTooLarge(f"image too large: {width}x{height} pixels; "
+                             f"the limit is {max_pixels / 1e6:g} megapixels")
+    if width < 1 or height < 1:
+        raise NotAnImage("the image has no pixels")
+    try:
+        image.seek(0)  # first frame of an animation
+        if image.format == "JPEG" and max(width, height) > 2 * WORK_SIZE:
+            # Decode at a reduced size straight to grey levels: most of a photo's decode time.
+            ratio = WORK_SIZE / max(width, height)
+            image.draft("L", (max(1, round(width * ratio)), max(1, round(height * ratio))))
+        image.load()
+        orientation = image.getexif().get(0x0112, 1)  # phone photos are often stored sideways
+        if orientation != 1:
+            image = ImageOps.exif_transpose(image)
+        turned = orientation in (5, 6, 7, 8)  # the orientations that swap width and height
+    except Exception:
+        raise NotAnImage("the image is truncated or corrupt and could not be decoded") from None
+    image.info["original_size"] = (height, width) if turned else (width, height)
+    return image
+
+
+def to_gray(image: Image.Image) -> tuple[np.ndarray, float]:
+    """Grey levels 0-255 as float32, reduced to about WORK_SIZE, and the factor back to upload pixels."""
+    original_width = image.info.get("original_size", image.size)[0]
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        image = _high_depth_to_l(image)
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        gray = _over_paper(image.convert("RGBA"))
+    else:
+        gray = image.convert("L")
+    longest = max(gray.size)
+    if longest > WORK_SIZE:
+        factor = longest // WORK_SIZE
+        if factor > 1:
+            gray = gray.reduce(factor)
+    return np.asarray(gray, dtype=np.float32), original_width / gray.width
+
+
+def _high_depth_to_l(image: Image.Image) -> Image.Image:
+    values = np.asarray(image, dtype=np.float32)
+    top = 65535.0 if values.max(initial=0) > 255 else 255.0
+    return Image.fromarray(np.clip(values * (255.0 / top), 0, 255).astype(np.uint8), "L")
+
+
+def _over_paper(rgba: Image.Image) -> Image.Image:
+    """Transparency means paper: lay the strokes on a background that contrasts with them."""
+    pixels = np.asarray(rgba, dtype=np.float32)
+    alpha = pixels[..., 3] / 255.0
+    gray = np.asarray(rgba.convert("RGB").convert("L"), dtype=np.float32)
+    opaque = alpha > 0.5
+    if not opaque.any() or opaque.all():
+        paper = 255.0
+        if opaque.all():
+            return Image.fromarray(gray.astype(np.uint8), "L")
+    else:
+        paper = 0.0 if np.median(gray[opaque]) > 127 else 255.0
+    out = gray * alpha + paper * (1.0 - alpha)
+    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "L")
+
+
+def ink_image(gray: np.ndarray) -> np.ndarray:
+    """Ink bright on black (MNIST's convention), paper at 0, the strongest ink at 255."""
+    sample = gray[:: max(1, gray.shape[0] // 64), :: max(1, gray.shape[1] // 64)]
+    low, mid, high = np.percentile(sample, (1, 50, 99))
+    ink = 255.0 - gray if (mid - low) > (high - mid) else gray  # the minority tail is the ink
+    ink = ink - _background(ink)
+    strength = float(ndimage.uniform_filter(ink, 3).max()) if ink.size >= 9 else float(ink.max())
+    if strength < MIN_CONTRAST:
+        raise NoDigitFound()
+    return np.clip(ink * (255.0 / strength), 0.0, 255.0)
+
+
+def _background(ink: np.ndarray) -> np.ndarray:
+    """The paper's level under uneven light: a coarse, smoothed local minimum."""
+    height, width = ink.shape
+    block = max(4, max(height, width) // 16)
+    rows, cols = -(-height // block), -(-width // block)
+    padded = np.pad(ink, ((0, rows * block - height), (0, cols * block - width)), mode="edge")
+    minima = padded.reshape(rows, block, cols, block).min(axis=(1, 3))
+    minima = ndimage.minimum_filter(minima, size=5, mode="nearest")
+    minima = ndimage.uniform_filter(minima, size=3, mode="nearest")
+    level = Image.fromarray(minima.astype(np.float32), "F").resize((width, height), Image.BILINEAR)
+    return np.asarray(level, dtype=np.float32)
+
+
+def normalize_digit(ink: np.ndarray, digit: Digit) -> np.ndarray:
+    """One digit as MNIST draws it: longest side 20 px, centre of mass at the centre of 28x28."""
+    x, y, w, h = digit.box
+    crop = np.where(digit.mask, ink[y:y + h, x:x + w], 0.0)
+    crop = _thicken(crop, digit.mask)
+    factor = BOX_SIZE / max(w, h)
+    new_w, new_h = max(1, round(w * factor)), max(1, round(h * factor))
+    small = np.asarray(Image.fromarray(crop.astype(np.float32), "F").resize((new_w, new_h), Image.BOX))
+    peak = small.max()
+    if peak > 0:
+        small = small * (255.0 / peak)
+    out = np.zeros((INPUT_SIZE, INPUT_SIZE), dtype=np.float32)
+    cy, cx = ndimage.center_of_mass(small) if peak > 0 else (new_h / 2, new_w / 2)
+    top = int(np.clip(round(INPUT_SIZE / 2 - cy), 0, INPUT_SIZE - new_h))
+    left = int(np.clip(round(INPUT_SIZE / 2 - cx), 0, INPUT_SIZE - new_w))
+    out[top:top + new_h, left:left + new_w] = small
+    return np.clip(out, 0.0, 255.0)
+
+
+def _thicken(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Widen thin pen strokes so that, at 20 px, they are as wide as MNIST's (about 2 px)."""
+    area = int(mask.sum())
+    if area == 0:
+        return crop
+    edge = mask & ~ndimage.binary_erosion(mask)
+    width = 2.0 * area / max(1, int(edge.sum()))
+    target = 0.1 * max(mask.shape)
+    grow = int(round(target - width))
+    if width >= 0.6 * target or grow < 2:
+        return crop
+    return ndimage.grey_dilation(crop, size=(grow, grow))
+
+
+def _scale_box(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
+    return tuple(int(round(v * scale)) for v in box)  # type: ignore[return-value]

@@ -1,0 +1,95 @@
+"""Split an ink mask into digits: connected components, pieces of one digit merged, specks dropped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+_EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+MIN_DIGIT_PIXELS = 6  # a digit is at least this tall or wide in the working image
+MIN_DIGIT_FRACTION = 0.04  # ... and at least this fraction of the image's shorter side
+
+
+@dataclass
+class Digit:
+    """One digit: its box (x, y, w, h) in the mask's pixels and its own ink inside that box."""
+
+    box: tuple[int, int, int, int]
+    mask: np.ndarray
+
+
+@dataclass
+class _Group:
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    labels: list[int]
+    area: int
+
+    def absorb(self, other: _Group) -> None:
+        self.x0, self.y0 = min(self.x0, other.x0), min(self.y0, other.y0)
+        self.x1, self.y1 = max(self.x1, other.x1), max(self.y1, other.y1)
+        self.labels += other.labels
+        self.area += other.area
+
+
+def find_digits(mask: np.ndarray, *, single: bool = False) -> list[Digit]:
+    """The digits in an ink mask, left to right; an empty list when there is no digit."""
+    labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+    if count == 0:
+        return []
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    groups = []
+    for index, found in enumerate(ndimage.find_objects(labels), start=1):
+        rows, cols = found
+        groups.append(_Group(cols.start, rows.start, cols.stop, rows.stop, [index], int(areas[index])))
+    largest = max(g.area for g in groups)
+    # Dust: tiny next to the largest piece of ink (a JPEG speck, a fleck of paper).
+    groups = [g for g in groups if g.area >= max(3, 0.02 * largest)]
+    groups = [_merge_all(groups)] if single else _merge_columns(groups)
+    groups = _drop_specks(groups, min(mask.shape))
+    return [_digit(labels, g) for g in sorted(groups, key=lambda g: g.x0 + g.x1)]
+
+
+def _merge_all(groups: list[_Group]) -> _Group:
+    whole = groups[0]
+    for group in groups[1:]:
+        whole.absorb(group)
+    return whole
+
+
+def _merge_columns(groups: list[_Group]) -> list[_Group]:
+    """Merge pieces that share a column range: the bar of a 5, the halves of a broken 0 or 4."""
+    groups = sorted(groups, key=lambda g: g.area, reverse=True)
+    merged: list[_Group] = []
+    for group in groups:
+        for target in merged:
+            overlap = min(group.x1, target.x1) - max(group.x0, target.x0)
+            narrower = min(group.x1 - group.x0, target.x1 - target.x0)
+            if overlap >= 0.5 * narrower:
+                target.absorb(group)
+                break
+        else:
+            merged.append(group)
+    return merged
+
+
+def _drop_specks(groups: list[_Group], short_side: int) -> list[_Group]:
+    """Drop marks too small to be a digit: a full stop between digits, a speck on a blank page."""
+    floor = max(MIN_DIGIT_PIXELS, MIN_DIGIT_FRACTION * short_side)
+    groups = [g for g in groups if max(g.x1 - g.x0, g.y1 - g.y0) >= floor]
+    if not groups:
+        return []
+    tallest = max(g.y1 - g.y0 for g in groups)
+    biggest = max(g.area for g in groups)
+    return [g for g in groups if (g.y1 - g.y0) >= 0.4 * tallest or g.area >= 0.25 * biggest]
+
+
+def _digit(labels: np.ndarray, group: _Group) -> Digit:
+    window = labels[group.y0:group.y1, group.x0:group.x1]
+    mask = np.isin(window, group.labels)
+    box = (group.x0, group.y0, group.x1 - group.x0, group.y1 - group.y0)
+    return Digit(box=box, mask=mask)
