@@ -44,7 +44,7 @@ def prepare(data: bytes, *, threshold: int = DEFAULT_THRESHOLD, single: bool = F
             max_pixels: int = 40_000_000, max_digits: int = 32) -> Prepared:
     """Decode an uploaded file and return the model input for every digit in it."""
     image = decode(data, max_pixels=max_pixels)
-    size = image.size
+    size = image.info["original_size"]
     gray, scale = to_gray(image)
     return prepare_gray(gray, threshold=threshold, single=single, max_digits=max_digits,
                         scale=scale, size=size)
@@ -104,7 +104,7 @@ def decode(data: bytes, *, max_pixels: int) -> Image.Image:
 
 def to_gray(image: Image.Image) -> tuple[np.ndarray, float]:
     """Grey levels 0-255 as float32, reduced to about WORK_SIZE, and the factor back to upload pixels."""
-    original_width = image.info.get("original_size", image.size)[0]
+    original_width = image.info.get("original_size", image.size)[0]  # before draft() reduced it
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         image = _high_depth_to_l(image)
     if image.mode == "P":

@@ -49,6 +49,8 @@ def find_digits(mask: np.ndarray, *, single: bool = False) -> list[Digit]:
     largest = max(g.area for g in groups)
     # Dust: tiny next to the largest piece of ink (a JPEG speck, a fleck of paper).
     groups = [g for g in groups if g.area >= max(3, 0.02 * largest)]
+    if not groups:
+        return []
     groups = [_merge_all(groups)] if single else _merge_columns(groups)
     groups = _drop_specks(groups, min(mask.shape))
     return [_digit(labels, g) for g in sorted(groups, key=lambda g: g.x0 + g.x1)]

@@ -86,7 +86,8 @@ def train(data: str | None, out_dir: str, *, epochs: int = 10, copies: int = 2, 
     keras.utils.set_random_seed(SEED)
     model = build_model()
     steps = epochs * -(-len(pool_labels) // BATCH_SIZE)
-    schedule = keras.optimizers.schedules.CosineDecay(1e-3, steps, warmup_target=3e-3, warmup_steps=steps // 10)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        1e-3, steps, warmup_target=3e-3, warmup_steps=steps // 10)
     model.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy", metrics=["accuracy"])
     callbacks = [stop_at_accuracy(target_accuracy)] if target_accuracy else []
     history = model.fit(_dataset(tf, pool, pool_labels), epochs=epochs, verbose=verbose,

@@ -6,6 +6,7 @@ import io
 
 from flask import Request, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
+
 from app.errors import InputError, MissingFile
 
 

@@ -1,0 +1,114 @@
+"""POST /predict through the Flask test client with the real shipped model."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from .conftest import DATA
+
+
+@pytest.mark.parametrize("digit", range(10))
+def test_each_digit_is_read_right(upload, digit):
+    response = upload(f"digit_{digit}.png")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["digit"] == digit and body["digits"] == str(digit)
+    assert body["confidence"] > 0.5
+    assert len(body["probabilities"]) == 10 and sum(body["probabilities"]) == pytest.approx(1, abs=1e-3)
+    assert body["probabilities"][digit] == body["confidence"]
+    [only] = body["predictions"]
+    assert only["digit"] == digit and only["box"][2] > 0 and only["box"][3] > 0
+    assert body["model"] == "1" or body["model"].isdigit()
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("exif_rotated_7.jpg", "7"), ("canvas_3.png", "3"), ("white_on_black_4.png", "4"),
+    ("black_on_white_2.png", "2"), ("rgb_5.png", "5"), ("photo_grey_ink_8.jpg", "8"),
+    ("typed_7.png", "7"), ("animated.gif", "6"), ("row_2025.png", "2025"),
+])
+def test_real_world_images_are_read_right(upload, name, expected):
+    response = upload(name)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["digits"] == expected
+
+
+def test_row_answer_lists_every_digit_with_its_box(upload):
+    body = upload("row_2025.png").get_json()
+    assert body["digits"] == "2025"
+    assert body["digit"] is None and body["confidence"] is None and body["probabilities"] is None
+    assert [p["digit"] for p in body["predictions"]] == [2, 0, 2, 5]
+    with Image.open(DATA / "row_2025.png") as image:
+        width, height = image.size
+    boxes = [p["box"] for p in body["predictions"]]
+    assert all(0 <= x and x + w <= width and 0 <= y and y + h <= height for x, y, w, h in boxes)
+    assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+
+
+def test_single_mode_reads_the_whole_image_as_one_digit(upload):
+    body = upload("row_2025.png", "?mode=single").get_json()
+    assert len(body["predictions"]) == 1 and body["digit"] is not None
+    assert len(body["digits"]) == 1
+
+
+def test_include_input_gives_the_28x28_image_the_model_saw(upload):
+    body = upload("digit_3.png", "?include=input").get_json()
+    url = body["predictions"][0]["input"]
+    assert url.startswith("data:image/png;base64,")
+    import base64
+
+    with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as image:
+        assert image.size == (28, 28)
+
+
+@pytest.mark.parametrize("name", ["blank_page.png", "speck.png"])
+def test_no_digit_is_a_422_not_a_made_up_digit(upload, name):
+    response = upload(name)
+    assert response.status_code == 422
+    assert response.get_json() == {"error": "no digit found in the image"}
+
+
+def test_missing_file_part_is_400(client):
+    response = client.post("/predict", data={"other": "x"}, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "file" in response.get_json()["error"]
+
+
+def test_empty_file_is_400(upload):
+    response = upload(b"", filename="empty.png")
+    assert response.status_code == 400
+    assert "empty" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("name", ["not_an_image.txt"])
+def test_text_file_is_415(upload, name):
+    response = upload(name, filename="sneaky.png")
+    assert response.status_code == 415
+    assert "not an image" in response.get_json()["error"]
+
+
+def test_too_large_upload_is_413(client):
+    response = client.post("/predict", data={"file": (io.BytesIO(b"\0" * 11_000_000), "big.png")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert "too large" in response.get_json()["error"]
+
+
+def test_wrong_method_is_405_json(client):
+    response = client.get("/predict")
+    assert response.status_code == 405
+    assert response.is_json and "method" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("query", ["?mode=banana", "?include=everything"])
+def test_bad_query_values_are_400(upload, query):
+    response = upload("digit_1.png", query)
+    assert response.status_code == 400
+    assert response.get_json()["error"]
+
+
+def test_unknown_path_is_404_json(client):
+    response = client.get("/nothing-here")
+    assert response.status_code == 404 and response.get_json() == {"error": "no such endpoint"}

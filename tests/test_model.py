@@ -1,0 +1,57 @@
+"""The shipped model: loaded from models/, accurate on real MNIST test digits."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from app import model
+from app.augment import normalize
+from app.config import DEFAULT_MODEL_DIR
+
+from .conftest import DATA
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return model.load(DEFAULT_MODEL_DIR)
+
+
+def test_shipped_model_has_its_metadata_beside_it(shipped):
+    meta = json.loads((shipped.path / "metadata.json").read_text())
+    assert meta["version"] == shipped.version
+    assert meta["input_shape"] == [28, 28, 1] and meta["classes"] == list(range(10))
+    assert meta["test_accuracy"] >= 0.996
+    assert {"trained_at", "epochs", "data_sha256"} <= meta.keys()
+
+
+def test_accuracy_on_2000_real_mnist_test_digits(shipped):
+    with np.load(DATA / "mnist_sample.npz") as sample:
+        images, labels = sample["x_test"], sample["y_test"]
+    # The digits take the same path as an uploaded 28x28 PNG.
+    batch = np.stack([normalize(image) for image in images])[..., None]
+    predicted = shipped.predict(batch).argmax(axis=1)
+    accuracy = (predicted == labels).mean()
+    assert accuracy >= 0.993, f"accuracy {accuracy:.4f}"
+
+
+def test_a_shifted_digit_keeps_its_label(shipped):
+    with np.load(DATA / "mnist_sample.npz") as sample:
+        image, label = sample["x_test"][0], sample["y_test"][0]
+    shifted = np.roll(np.pad(image, 20), (13, -9), axis=(0, 1))
+    batch = np.stack([normalize(image), normalize(shifted)])[..., None]
+    assert list(shipped.predict(batch).argmax(axis=1)) == [label, label]
+
+
+def test_missing_model_dir_names_the_path(tmp_path):
+    with pytest.raises(model.ModelError, match=str(tmp_path)):
+        model.load(tmp_path)
+
+
+def test_unreadable_model_names_the_path(tmp_path):
+    (tmp_path / "1").mkdir()
+    (tmp_path / "1" / "saved_model.pb").write_bytes(b"not a model")
+    with pytest.raises(model.ModelError, match="could not load"):
+        model.load(tmp_path)

@@ -1,0 +1,105 @@
+"""The preprocessing pipeline on real image files: what reaches the model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from app import preprocess
+from app.errors import NoDigitFound, NotAnImage, UploadTooLarge
+
+from .conftest import DATA
+
+
+def prepared(name: str, **kwargs) -> preprocess.Prepared:
+    return preprocess.prepare((DATA / name).read_bytes(), **kwargs)
+
+
+@pytest.mark.parametrize("name", [
+    "white_on_black_4.png", "black_on_white_2.png", "rgb_5.png", "exif_rotated_7.jpg",
+    "canvas_3.png", "photo_grey_ink_8.jpg", "typed_7.png", "animated.gif", "digit_0.png",
+])
+def test_every_kind_of_image_becomes_one_mnist_like_digit(name):
+    result = prepared(name)
+    assert result.batch.shape == (1, 28, 28, 1)
+    assert result.batch.dtype == np.float32
+    digit = result.batch[0, ..., 0]
+    assert digit.min() >= 0.0 and digit.max() == pytest.approx(1.0)
+    # MNIST's convention: light ink on a black background, with a black margin all round.
+    assert digit[0].max() == 0 and digit[-1].max() == 0 and digit[:, 0].max() == 0 and digit[:, -1].max() == 0
+    assert 0.05 < (digit > 0.3).mean() < 0.45
+    # The digit fits a 20 px box and its centre of mass sits at the centre, as in MNIST.
+    rows, cols = np.nonzero(digit)
+    assert max(rows.ptp(), cols.ptp()) + 1 <= 21
+    cy, cx = ndimage.center_of_mass(digit)
+    assert abs(cy - 14) <= 1.0 and abs(cx - 14) <= 1.0
+
+
+def test_dark_and_light_ink_give_the_same_polarity():
+    light = prepared("white_on_black_4.png").batch[0, ..., 0]
+    dark = prepared("black_on_white_2.png").batch[0, ..., 0]
+    for digit in (light, dark):
+        assert digit.mean() < 0.4  # mostly black background, never an inverted white square
+
+
+def test_mnist_digit_passes_through_nearly_unchanged():
+    original = np.asarray(Image.open(DATA / "digit_0.png"), dtype=np.float32) / 255.0
+    digit = prepared("digit_0.png").batch[0, ..., 0]
+    assert np.corrcoef(original.ravel(), digit.ravel())[0, 1] > 0.9
+
+
+def test_exif_orientation_is_applied_and_box_is_in_upright_pixels():
+    with Image.open(DATA / "exif_rotated_7.jpg") as image:
+        stored = image.size
+        assert image.getexif().get(0x0112) in (5, 6, 7, 8)
+    result = prepared("exif_rotated_7.jpg")
+    assert result.size == (stored[1], stored[0])
+    x, y, w, h = result.boxes[0]
+    assert 0 <= x and x + w <= result.size[0] and 0 <= y and y + h <= result.size[1]
+    assert h > w  # an upright 7 is taller than wide; sideways it would not be
+
+
+def test_transparent_canvas_reads_as_ink_on_paper():
+    with Image.open(DATA / "canvas_3.png") as image:
+        assert image.mode == "RGBA" and image.getpixel((0, 0))[3] == 0
+    digit = prepared("canvas_3.png").batch[0, ..., 0]
+    assert (digit > 0.3).mean() < 0.45  # strokes, not a filled square
+
+
+def test_row_is_split_into_digits_left_to_right():
+    result = prepared("row_2025.png")
+    assert result.batch.shape[0] == 4
+    xs = [box[0] for box in result.boxes]
+    assert xs == sorted(xs)
+    for (x, _, w, _), (next_x, _, _, _) in zip(result.boxes, result.boxes[1:], strict=False):
+        assert x + w <= next_x + 2  # neighbours do not overlap
+
+
+def test_single_mode_reads_the_row_as_one_box():
+    result = prepared("row_2025.png", single=True)
+    assert result.batch.shape[0] == 1
+
+
+@pytest.mark.parametrize("name", ["blank_page.png", "speck.png"])
+def test_no_ink_raises_no_digit_found(name):
+    with pytest.raises(NoDigitFound):
+        prepared(name)
+
+
+@pytest.mark.parametrize("data", [b"", b"hello, not an image", (DATA / "row_2025.png").read_bytes()[:200]])
+def test_unreadable_files_raise_not_an_image(data):
+    with pytest.raises(NotAnImage):
+        preprocess.prepare(data)
+
+
+def test_threshold_is_a_setting():
+    loose = prepared("photo_grey_ink_8.jpg", threshold=30).batch
+    strict = prepared("photo_grey_ink_8.jpg", threshold=200).batch
+    assert (strict > 0).sum() < (loose > 0).sum()
+
+
+def test_pixel_limit_guards_against_decompression_bombs():
+    with pytest.raises(UploadTooLarge):
+        preprocess.prepare((DATA / "black_on_white_2.png").read_bytes(), max_pixels=100)

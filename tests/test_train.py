@@ -1,0 +1,48 @@
+"""Training: a short run exports a SavedModel version that the app factory loads and serves."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from app import train
+from app.model import versions
+
+from .conftest import DATA
+
+
+def test_short_training_run_exports_a_servable_version(tmp_path):
+    out = tmp_path / "models"
+    path = train.train(str(DATA / "mnist_sample.npz"), str(out), epochs=1, copies=0, limit=600, verbose=0)
+    assert path == out / "1" and versions(out) == [1]
+    meta = json.loads((path / "metadata.json").read_text())
+    assert meta["version"] == "1" and meta["epochs"] == 1 and 0 <= meta["test_accuracy"] <= 1
+    assert len(meta["data_sha256"]) == 64
+
+    from app import create_app
+
+    client = create_app({"TESTING": True, "MODEL_DIR": str(out), "MODEL_POLL_SECONDS": 0}).test_client()
+    image = io.BytesIO((DATA / "digit_7.png").read_bytes())
+    response = client.post("/predict", data={"file": (image, "7.png")}, content_type="multipart/form-data")
+    assert response.status_code == 200
+    assert response.get_json()["model"] == "1"
+    # A second run adds the next version beside the first.
+    assert train.next_version(out) == 2
+
+
+def test_without_data_and_without_download_it_names_the_data_option(monkeypatch):
+    import keras
+
+    def unreachable():
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", unreachable)
+    with pytest.raises(SystemExit, match="--data"):
+        train.load_mnist(None)
+
+
+def test_missing_data_file_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="no MNIST file"):
+        train.load_mnist(str(tmp_path / "nope.npz"))
