@@ -10,7 +10,8 @@ from app.config import ROOT
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: settings, the loaded model, routes and error handlers."""
-    from app import api, errors, model, pages
+    from app import api, errors, headers, model, ops, pages, requestlog
+    from app.metrics import Metrics
     from app.uploads import InMemoryRequest
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
@@ -20,10 +21,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.request_class = InMemoryRequest
     app.json.sort_keys = False
 
+    requestlog.init_app(app)
     model.configure_threads(app.config["TF_THREADS"])
-    app.extensions["model"] = model.load(app.config["MODEL_DIR"])
+    app.extensions["models"] = store = model.ModelStore(app.config["MODEL_DIR"])
+    store.load()  # raises ModelError: no service without a model
+    store.on_swap(lambda new, old: app.extensions.update(model=new))  # for code reading extensions["model"]
+    Metrics(app)
 
     errors.register_error_handlers(app)
+    headers.register_security_headers(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(ops.bp)
+    store.watch(app.config["MODEL_POLL_SECONDS"])  # hot reload of new versions in MODEL_DIR
     return app

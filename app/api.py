@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
+from app import model
 from app.errors import InputError
 from app.reading import read_digits
 from app.uploads import read_upload
@@ -21,6 +22,7 @@ def predict():
     if include - {"input"}:
         raise InputError("include may only be 'input' (the 28x28 image each digit became)")
     data = read_upload("file")
-    answer = read_digits(data, current_app.extensions["model"], current_app.config,
+    answer = read_digits(data, model.current(), current_app.config,
                          single=mode == "single", include_input="input" in include)
+    g.digits_read, g.model_version = answer["digits"], answer["model"]  # for the metrics and the log line
     return jsonify(answer)

@@ -1,6 +1,10 @@
 """gunicorn settings for `digits serve` and the Docker image; every value can be set from the environment."""
 
 import os
+import shutil
+from pathlib import Path
+
+from app.cli import METRICS_DIR_PREFIX
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WORKERS", "2"))
@@ -12,6 +16,22 @@ keepalive = 5
 wsgi_app = "app.wsgi:create()"
 # The model is loaded in each worker, after the fork: TensorFlow does not survive a fork.
 preload_app = False
-accesslog = "-"
+# The app writes one JSON line per request to stdout; ACCESS_LOG=- adds gunicorn's own access line.
+accesslog = os.environ.get("ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+def child_exit(server, worker):
+    """A worker ended (or was killed): drop its live gauges from the shared metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics folder `digits serve` made for this run."""
+    folder = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or ".")
+    if folder.name.startswith(METRICS_DIR_PREFIX):  # never a folder the user chose
+        shutil.rmtree(folder, ignore_errors=True)

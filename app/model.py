@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,5 +95,101 @@ def load(root: str | Path, version: int | None = None) -> Model:
     except ValueError:
         raise ModelError(f"unreadable metadata file {metadata_file.resolve()}") from None
     model = Model(version=str(version), path=path, metadata=metadata, _fn=fn, _loaded=loaded)
-    model.warm_up()
+    try:
+        model.warm_up()
+    except ModelError:
+        raise
+    except Exception as exc:  # a graph that loads but cannot run on a 28x28x1 batch
+        raise ModelError(f"the model at {path.resolve()} failed its warm-up inference: "
+                         f"{type(exc).__name__}") from None
     return model
+
+
+def current() -> Model:
+    """The model for this request: read once per request, so a hot reload never changes it mid-request."""
+    from flask import current_app
+    from werkzeug.exceptions import ServiceUnavailable
+
+    model = current_app.extensions["models"].model
+    if model is None:
+        raise ServiceUnavailable("the model is still loading; try again in a moment")
+    return model
+
+
+class ModelStore:
+    """The version being served; newer versions found in MODEL_DIR are loaded, warmed up and swapped in."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.model: Model | None = None  # replaced whole, never changed in place: readers need no lock
+        self._listeners: list[Callable[[Model, Model | None], None]] = []
+        self._refused: dict[int, tuple] = {}  # version -> its folder's state when refused
+        self._lock = threading.Lock()  # one load at a time
+        self._stop = threading.Event()
+
+    @property
+    def ready(self) -> bool:
+        return self.model is not None
+
+    def on_swap(self, listener: Callable[[Model, Model | None], None]) -> None:
+        """Call `listener(new, old)` on every swap, and now for the model already served."""
+        self._listeners.append(listener)
+        if self.model is not None:
+            listener(self.model, None)
+
+    def load(self) -> Model:
+        """Load the newest version now, or raise ModelError: the service cannot start without one."""
+        with self._lock:
+            self._swap(load(self.root))
+        return self.model
+
+    def refresh(self) -> Model | None:
+        """Swap in the newest loadable version newer than the one served; return it, or None."""
+        with self._lock:
+            serving = int(self.model.version) if self.model else -1
+            for version in reversed(versions(self.root)):
+                if version <= serving:
+                    break
+                state = _folder_state(self.root / str(version))
+                if self._refused.get(version) == state:
+                    continue  # refused already; tried again only once its files change
+                try:
+                    model = load(self.root, version)
+                except ModelError as exc:
+                    self._refused[version] = state
+                    log.error("model version %s refused, still serving version %s: %s",
+                              version, self.model.version if self.model else "none", exc)
+                    continue
+                self._swap(model)
+                return model
+        return None
+
+    def watch(self, every: float) -> None:
+        """Check for new versions every `every` seconds from a daemon thread; 0 or less: never."""
+        if every > 0:
+            threading.Thread(target=self._poll, args=(every,), name="model-watch", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _poll(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                self.refresh()
+            except Exception:  # a watcher that dies would silently end hot reload
+                log.exception("checking %s for new model versions failed", self.root)
+
+    def _swap(self, model: Model) -> None:
+        old, self.model = self.model, model
+        log.info("serving model version %s from %s", model.version, model.path)
+        for listener in self._listeners:
+            listener(model, old)
+
+
+def _folder_state(path: Path) -> tuple:
+    """Names, sizes and modification times of a version's files: changes when the folder is rewritten."""
+    try:
+        return tuple(sorted((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns)
+                            for f in path.rglob("*") if f.is_file()))
+    except OSError:  # files vanishing while we look: the next check sees the settled folder
+        return ()

@@ -74,7 +74,10 @@ def decode(data: bytes, *, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=FORMATS)
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadTooLarge(f"image too large: its header claims over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} "
+                             f"megapixels; the limit is {max_pixels / 1e6:g} megapixels") from None
+    except UnidentifiedImageError:
         raise NotAnImage("the file is not an image this service can read "
                          "(send PNG, JPEG, GIF, BMP, WebP or TIFF)") from None
     except Exception:
