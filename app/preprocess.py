@@ -90,10 +90,10 @@ def decode(data: bytes, *, max_pixels: int) -> Image.Image:
         raise NotAnImage("the image has no pixels")
     try:
         image.seek(0)  # first frame of an animation
-        if image.format == "JPEG" and max(width, height) > 2 * WORK_SIZE:
+        factor = reduction(width, height)
+        if image.format == "JPEG" and factor > 1:
             # Decode at a reduced size straight to grey levels: most of a photo's decode time.
-            ratio = WORK_SIZE / max(width, height)
-            image.draft("L", (max(1, round(width * ratio)), max(1, round(height * ratio))))
+            image.draft("L", (-(-width // factor), -(-height // factor)))
         image.load()
         orientation = image.getexif().get(0x0112, 1)  # phone photos are often stored sideways
         if orientation != 1:
@@ -116,12 +116,15 @@ def to_gray(image: Image.Image) -> tuple[np.ndarray, float]:
         gray = _over_paper(image.convert("RGBA"))
     else:
         gray = image.convert("L")
-    longest = max(gray.size)
-    if longest > WORK_SIZE:
-        factor = longest // WORK_SIZE
-        if factor > 1:
-            gray = gray.reduce(factor)
+    factor = reduction(*gray.size)  # 1 for a JPEG that draft() already reduced
+    if factor > 1:
+        gray = gray.reduce(factor)
     return np.asarray(gray, dtype=np.float32), original_width / gray.width
+
+
+def reduction(width: int, height: int) -> int:
+    """The whole factor that brings the longest side to WORK_SIZE or just under: 600 px -> 2 (300 px)."""
+    return max(1, -(-max(width, height) // WORK_SIZE))
 
 
 def _high_depth_to_l(image: Image.Image) -> Image.Image:
@@ -149,13 +152,16 @@ def _over_paper(rgba: Image.Image) -> Image.Image:
 def ink_image(gray: np.ndarray) -> np.ndarray:
     """Ink bright on black (MNIST's convention), paper at 0, the strongest ink at 255."""
     sample = gray[:: max(1, gray.shape[0] // 64), :: max(1, gray.shape[1] // 64)]
-    low, mid, high = np.percentile(sample, (1, 50, 99))
-    ink = 255.0 - gray if (mid - low) > (high - mid) else gray  # the minority tail is the ink
-    ink = ink - _background(ink)
+    ordered = np.sort(sample, axis=None)  # three order statistics: np.percentile costs 10x more here
+    last = ordered.size - 1
+    low, mid, high = ordered[round(0.01 * last)], ordered[last // 2], ordered[round(0.99 * last)]
+    ink = 255.0 - gray if (mid - low) > (high - mid) else gray.copy()  # the minority tail is the ink
+    ink -= _background(ink)  # in place from here on: no more full-size copies
     strength = float(ndimage.uniform_filter(ink, 3).max()) if ink.size >= 9 else float(ink.max())
     if strength < MIN_CONTRAST:
         raise NoDigitFound()
-    return np.clip(ink * (255.0 / strength), 0.0, 255.0)
+    ink *= 255.0 / strength
+    return np.clip(ink, 0.0, 255.0, out=ink)
 
 
 def _background(ink: np.ndarray) -> np.ndarray:
@@ -178,7 +184,8 @@ def normalize_digit(ink: np.ndarray, digit: Digit) -> np.ndarray:
     crop = _thicken(crop, digit.mask)
     factor = BOX_SIZE / max(w, h)
     new_w, new_h = max(1, round(w * factor)), max(1, round(h * factor))
-    small = np.asarray(Image.fromarray(crop.astype(np.float32), "F").resize((new_w, new_h), Image.BOX))
+    crop = crop.astype(np.float32, copy=False)  # already float32: no copy
+    small = np.asarray(Image.fromarray(crop, "F").resize((new_w, new_h), Image.BOX))
     peak = small.max()
     if peak > 0:
         small = small * (255.0 / peak)

@@ -32,7 +32,7 @@ def test_every_kind_of_image_becomes_one_mnist_like_digit(name):
     assert 0.05 < (digit > 0.3).mean() < 0.45
     # The digit fits a 20 px box and its centre of mass sits at the centre, as in MNIST.
     rows, cols = np.nonzero(digit)
-    assert max(rows.ptp(), cols.ptp()) + 1 <= 21
+    assert max(np.ptp(rows), np.ptp(cols)) + 1 <= 21
     cy, cx = ndimage.center_of_mass(digit)
     assert abs(cy - 14) <= 1.0 and abs(cx - 14) <= 1.0
 
