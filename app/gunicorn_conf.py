@@ -7,8 +7,11 @@ from pathlib import Path
 from app.cli import METRICS_DIR_PREFIX
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+# Two processes of two threads (bench/load.py, docs/PERFORMANCE.md): TensorFlow and much of Pillow release
+# the GIL, gthread keeps connections alive, and a second process keeps the service answering while a crashed
+# worker is replaced. Each process holds its own TensorFlow (about 300 MB).
 workers = int(os.environ.get("WORKERS", "2"))
-threads = int(os.environ.get("THREADS", "1"))
+threads = int(os.environ.get("THREADS", "2"))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))

@@ -22,8 +22,9 @@ INPUT_SIZE = 28  # the model's input is INPUT_SIZE x INPUT_SIZE x 1
 BOX_SIZE = 20  # MNIST fits each digit's longest side into 20 px
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 WORK_SIZE = 320  # larger uploads are reduced to about this before the pixel work
-MIN_CONTRAST = 40.0  # ink must differ from the paper by this much (0-255) to count
+MIN_CONTRAST = 24.0  # ink must differ from the paper by this much (0-255) to count
 DEFAULT_THRESHOLD = 75
+MAX_THRESHOLD = 150  # noise never raises the threshold past this: the strokes' cores stay ink
 
 
 def scale_to_unit(pixels: np.ndarray) -> np.ndarray:
@@ -54,7 +55,7 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
                  max_digits: int = 32, scale: float = 1.0, size: tuple[int, int] | None = None) -> Prepared:
     """The pipeline from a grey-level array (0-255, any polarity) to model input."""
     ink = ink_image(gray)
-    mask = ink >= threshold
+    mask = ink >= ink_threshold(ink, threshold)
     digits = find_digits(mask, single=single)
     if not digits:
         raise NoDigitFound()
@@ -151,11 +152,12 @@ def _over_paper(rgba: Image.Image) -> Image.Image:
 
 def ink_image(gray: np.ndarray) -> np.ndarray:
     """Ink bright on black (MNIST's convention), paper at 0, the strongest ink at 255."""
-    sample = gray[:: max(1, gray.shape[0] // 64), :: max(1, gray.shape[1] // 64)]
-    ordered = np.sort(sample, axis=None)  # three order statistics: np.percentile costs 10x more here
-    last = ordered.size - 1
-    low, mid, high = ordered[round(0.01 * last)], ordered[last // 2], ordered[round(0.99 * last)]
-    ink = 255.0 - gray if (mid - low) > (high - mid) else gray.copy()  # the minority tail is the ink
+    paper = float(np.median(gray[:: max(1, gray.shape[0] // 64), :: max(1, gray.shape[1] // 64)]))
+    # The ink is the tail that reaches furthest from the paper; smoothed first so one noisy pixel cannot
+    # decide, and over every pixel, as a thin digit on a large page covers only a few of them.
+    smooth = ndimage.uniform_filter(gray, 3) if gray.size >= 9 else gray
+    dark_ink = paper - float(smooth.min()) > float(smooth.max()) - paper
+    ink = 255.0 - gray if dark_ink else gray.copy()
     ink -= _background(ink)  # in place from here on: no more full-size copies
     strength = float(ndimage.uniform_filter(ink, 3).max()) if ink.size >= 9 else float(ink.max())
     if strength < MIN_CONTRAST:
@@ -165,16 +167,25 @@ def ink_image(gray: np.ndarray) -> np.ndarray:
 
 
 def _background(ink: np.ndarray) -> np.ndarray:
-    """The paper's level under uneven light: a coarse, smoothed local minimum."""
+    """The paper's level under uneven light: block medians, opened to remove the ink, smoothed."""
     height, width = ink.shape
     block = max(4, max(height, width) // 16)
     rows, cols = -(-height // block), -(-width // block)
     padded = np.pad(ink, ((0, rows * block - height), (0, cols * block - width)), mode="edge")
-    minima = padded.reshape(rows, block, cols, block).min(axis=(1, 3))
-    minima = ndimage.minimum_filter(minima, size=5, mode="nearest")
-    minima = ndimage.uniform_filter(minima, size=3, mode="nearest")
-    level = Image.fromarray(minima.astype(np.float32), "F").resize((width, height), Image.BILINEAR)
-    return np.asarray(level, dtype=np.float32)
+    blocks = padded.reshape(rows, block, cols, block).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
+    level = np.median(blocks, axis=2)  # most of a block is paper, so its median is the paper
+    level = ndimage.grey_opening(level, size=3, mode="nearest")  # blocks that are mostly ink
+    level = ndimage.uniform_filter(level, size=3, mode="nearest")
+    image = Image.fromarray(level.astype(np.float32), "F").resize((width, height), Image.BILINEAR)
+    return np.asarray(image, dtype=np.float32)
+
+
+def ink_threshold(ink: np.ndarray, threshold: float) -> float:
+    """The threshold, raised above the paper's noise where stretching a faint digit made the noise strong."""
+    sample = ink[:: max(1, ink.shape[0] // 64), :: max(1, ink.shape[1] // 64)]
+    middle = float(np.median(sample))
+    spread = 1.4826 * float(np.median(np.abs(sample - middle)))  # the noise's standard deviation, robustly
+    return min(max(float(threshold), middle + 6.0 * spread), MAX_THRESHOLD)
 
 
 def normalize_digit(ink: np.ndarray, digit: Digit) -> np.ndarray:

@@ -71,7 +71,10 @@ def _merge_columns(groups: list[_Group]) -> list[_Group]:
         for target in merged:
             overlap = min(group.x1, target.x1) - max(group.x0, target.x0)
             narrower = min(group.x1 - group.x0, target.x1 - target.x0)
-            if overlap >= 0.5 * narrower:
+            beside = min(group.y1, target.y1) - max(group.y0, target.y0)  # shared rows
+            shorter = min(group.y1 - group.y0, target.y1 - target.y0)
+            # Same columns, or one piece above the other (a 5's detached bar): one digit.
+            if overlap >= 0.5 * narrower or (overlap > 0 and beside < 0.3 * shorter):
                 target.absorb(group)
                 break
         else:
