@@ -1,0 +1,300 @@
+"""Realistic uploads made from MNIST test digits, for measuring the service end to end (`digits evaluate`).
+
+Each kind imitates what users send: a raw MNIST PNG, a phone photo of paper, a browser canvas drawing,
+a row of handwritten digits, typed digits. Everything is seeded, so a kit is the same on every run.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+from scipy import ndimage
+
+KINDS = ("mnist", "paper", "canvas", "row", "typed")
+# Fonts the model never saw: training renders DejaVu and URW base35 (app/augment.py).
+EVAL_FONT_GLOBS = ("/usr/share/fonts/truetype/liberation/*.ttf", "/usr/share/fonts/truetype/freefont/*.ttf")
+PILLOW_FONT = "PillowDefault"  # ImageFont.load_default(size), Pillow's bundled Aileron
+# Turn that stores an upright page so that a viewer applying EXIF orientation N shows it upright again.
+_STORED_TURN = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+_EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One upload: the file's bytes, the digit string a reader should answer, and how it was made."""
+
+    data: bytes
+    expected: str
+    kind: str
+    tags: dict[str, str] = field(default_factory=dict)  # categories for the failure breakdown
+
+    @property
+    def extension(self) -> str:
+        return _EXTENSIONS[self.tags["format"]]
+
+
+def generate(kind: str, x: np.ndarray, y: np.ndarray, count: int, seed: int = 0) -> Iterator[Sample]:
+    """`count` uploads of one kind from MNIST test digits `x` (n, 28, 28) and labels `y`."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+    k = KINDS.index(kind)
+    order = np.random.default_rng([seed, k]).permutation(len(x))  # each digit once before any repeats
+    for i in range(count):
+        rng = np.random.default_rng([seed, k, i])  # per image, so a kit's prefix is a smaller kit
+        if kind == "row":
+            picks = [order[(i * 6 + j) % len(x)] for j in range(int(rng.integers(2, 7)))]
+            yield row([x[p] for p in picks], "".join(str(int(y[p])) for p in picks), rng)
+        elif kind == "typed":
+            yield typed("".join(str(d) for d in rng.integers(0, 10, _typed_length(rng))), rng)
+        else:
+            pick = order[i % len(x)]
+            yield {"mnist": mnist, "paper": paper, "canvas": canvas}[kind](x[pick], str(int(y[pick])), rng)
+
+
+def mnist(digit: np.ndarray, label: str, rng: np.random.Generator | None = None) -> Sample:
+    """The MNIST digit itself, as a 28x28 greyscale PNG (white ink on black)."""
+    return Sample(_encode(Image.fromarray(digit, "L"), "PNG"), label, "mnist", {"format": "PNG"})
+
+
+def paper(digit: np.ndarray, label: str, rng: np.random.Generator, *, orientation: int | None = None,
+          fmt: str | None = None) -> Sample:
+    """A phone photo of paper: grey ink, uneven light, blur, noise; JPEG (some EXIF-turned) or GIF."""
+    width, height = (int(v) for v in rng.integers(100, 701, size=2))
+    size = int(min(width, height) * rng.uniform(0.25, 0.8))
+    pen = rng.random() < 0.5  # a ballpoint's line instead of MNIST's own, marker-like, width
+    if pen:
+        shape = pen_drawing(digit, size, max(2.0, size * rng.uniform(0.04, 0.1)))
+    else:
+        shape = ink_shape(digit, size)
+    shape = _rotate(shape, rng.uniform(-6, 6))
+    if shape.shape[1] > width - 4:  # a wide digit on a narrow page: shrink it to fit
+        shape = _resize(shape, (width - 4) / shape.shape[1])
+    coverage = _place(shape, width, height, rng)
+    tone, colour, light = lit_paper(width, height, rng, tones=("white", "grey", "beige"))
+    contrast = rng.uniform(60, min(200, colour.mean() - 15))
+    ink_colour = np.clip(colour.mean() - contrast + rng.normal(0, 8, 3), 0, 255)
+    pixels = photograph(coverage, colour, ink_colour, light, rng, blur=rng.uniform(0.3, 1.5))
+    fmt = fmt or ("GIF" if rng.random() < 0.1 else "JPEG")
+    if orientation is None:
+        orientation = int(rng.choice([6, 6, 6, 8, 3])) if fmt == "JPEG" and rng.random() < 0.22 else 1
+    tags = {"format": fmt, "exif": str(orientation), "paper": tone, "stroke": "pen" if pen else "mnist",
+            "contrast": _bucket(contrast, (90, 140)), "digit_px": _bucket(shape.shape[0], (40, 100, 250))}
+    return Sample(_encode(Image.fromarray(pixels), fmt, rng, orientation=orientation), label, "paper", tags)
+
+
+def canvas(digit: np.ndarray, label: str, rng: np.random.Generator, *, stroke: float | None = None) -> Sample:
+    """A drawing on an HTML canvas: transparent RGBA, black round-capped strokes 6-20 px, antialiased."""
+    size = int(rng.integers(200, 401))
+    stroke = float(stroke or rng.uniform(6, 20))
+    drawing = pen_drawing(digit, round(size * rng.uniform(0.5, 0.85)), stroke)
+    if drawing.shape[1] > size - 4:  # a wide digit: the user drew it smaller
+        drawing = _resize(drawing, (size - 4) / drawing.shape[1])
+    coverage = _place(drawing, size, size, rng)
+    rgba = np.zeros((size, size, 4), np.uint8)
+    rgba[..., 3] = np.round(coverage * 255)
+    tags = {"format": "PNG", "stroke": _bucket(stroke, (9, 14)), "canvas_px": _bucket(size, (300,))}
+    return Sample(_encode(Image.fromarray(rgba, "RGBA"), "PNG"), label, "canvas", tags)
+
+
+def row(digits: list[np.ndarray], expected: str, rng: np.random.Generator, *,
+        fmt: str | None = None) -> Sample:
+    """Several handwritten digits side by side on a light page, apart but unevenly spaced."""
+    height = int(rng.integers(24, 111))
+    sizes = [round(height * rng.uniform(0.85, 1.1)) for _ in digits]  # hand-written sizes wander
+    pieces = [_rotate(ink_shape(d, h), rng.uniform(-5, 5)) for d, h in zip(digits, sizes, strict=True)]
+    gaps = [max(4, round(height * rng.uniform(0.1, 0.6))) for _ in pieces[1:]] + [0]
+    margin_x, margin_y = (round(height * rng.uniform(0.3, 1.5)) for _ in range(2))
+    width = sum(p.shape[1] for p in pieces) + sum(gaps) + 2 * margin_x
+    page_h = max(p.shape[0] for p in pieces) + round(0.25 * height) + 2 * margin_y
+    coverage = np.zeros((page_h, width), np.float32)
+    x = margin_x
+    for piece, gap in zip(pieces, gaps, strict=True):
+        top = margin_y + int(rng.integers(0, round(0.25 * height) + 1))  # the line wanders a little
+        h, w = piece.shape
+        coverage[top:top + h, x:x + w] = np.maximum(coverage[top:top + h, x:x + w], piece)
+        x += w + gap
+    tone, colour, light = lit_paper(width, page_h, rng, tones=("white", "beige"), unevenness=0.5)
+    ink_colour = np.clip(rng.uniform(10, 80) + rng.normal(0, 8, 3), 0, 255)
+    pixels = photograph(coverage, colour, ink_colour, light, rng, blur=rng.uniform(0.2, 1.0))
+    fmt = fmt or ("JPEG" if rng.random() < 0.5 else "PNG")
+    tags = {"format": fmt, "length": str(len(digits)), "digit_px": _bucket(height, (40, 70))}
+    return Sample(_encode(Image.fromarray(pixels), fmt, rng), expected, "row", tags)
+
+
+def typed(text: str, rng: np.random.Generator, *, font: str | None = None, fmt: str | None = None) -> Sample:
+    """Digits typed in a font the model never trained on; mostly dark on light, some light on dark."""
+    fonts = eval_fonts()
+    font = font or fonts[int(rng.integers(len(fonts)))]
+    size = int(rng.integers(16, 161))
+    face = (ImageFont.load_default(size) if font == PILLOW_FONT
+            else ImageFont.truetype(next(p for p in _font_files() if Path(p).stem == font), size))
+    light_on_dark = rng.random() < 0.2
+    ground = rng.uniform(0, 60, 3) if light_on_dark else rng.uniform(205, 255) - rng.uniform(0, 15, 3)
+    ink = rng.uniform(190, 255, 3) if light_on_dark else rng.uniform(0, 90) + rng.uniform(0, 20, 3)
+    left, top, right, bottom = ImageDraw.Draw(Image.new("L", (1, 1))).textbbox((0, 0), text, font=face)
+    mx, my = (round(size * m) for m in rng.uniform(0.2, 2.0, 2))
+    image = Image.new("RGB", (right - left + 2 * mx, bottom - top + 2 * my), tuple(int(v) for v in ground))
+    ImageDraw.Draw(image).text((mx - left, my - top), text, fill=tuple(int(v) for v in ink), font=face)
+    fmt = fmt or ("JPEG" if rng.random() < 0.4 else "PNG")
+    tags = {"format": fmt, "font": font, "polarity": "light_on_dark" if light_on_dark else "dark_on_light",
+            "length": str(len(text)), "size": _bucket(size, (32, 64))}
+    return Sample(_encode(image, fmt, rng), text, "typed", tags)
+
+
+def eval_fonts() -> list[str]:
+    """The typed kind's fonts (file stems of Liberation and FreeFont, and Pillow's own)."""
+    return sorted({Path(p).stem for p in _font_files()}) + [PILLOW_FONT]
+
+
+def _font_files() -> list[str]:
+    return sorted(f for pattern in EVAL_FONT_GLOBS for f in glob.glob(pattern))
+
+
+def _typed_length(rng: np.random.Generator) -> int:
+    return 1 if rng.random() < 0.6 else int(rng.integers(2, 5))  # mostly one digit, some short numbers
+
+
+def ink_shape(digit: np.ndarray, height: int) -> np.ndarray:
+    """An MNIST digit as ink coverage 0-1, `height` px tall, with pen-sharp edges at any size."""
+    big, factor = _enlarge(digit, height)
+    steep = max(1.0, factor / 1.5)  # a photographed stroke's edge is 1-2 px wide, not `factor` px
+    return _trim(np.clip((big - 0.5) * steep + 0.5, 0.0, 1.0))
+
+
+def pen_drawing(digit: np.ndarray, height: int, width: float) -> np.ndarray:
+    """The digit drawn again along its centre line with a round pen `width` px wide, antialiased."""
+    big, _ = _enlarge(digit, height)
+    # The lowest cut keeps faint strokes joined; a thick digit needs a higher one, or its loops fill in
+    # and thin to a line (a 9 would become a 1): take the lowest cut that keeps the most of its loops.
+    cuts, loops = (0.25, 0.4, 0.55, 0.7, 0.85), _holes(digit >= 128)
+    kept = [min(loops, _holes(big > c)) for c in cuts]
+    cut = cuts[kept.index(max(kept))]
+    spine = _thin(np.pad(big > cut, int(width) + 2))
+    return _trim(np.clip(width / 2 - ndimage.distance_transform_edt(~spine) + 0.5, 0.0, 1.0))
+
+
+def _enlarge(digit: np.ndarray, height: int) -> tuple[np.ndarray, float]:
+    """The digit's ink, cropped and scaled to `height` px with smooth outlines (0-1), and the factor."""
+    rows, cols = np.nonzero(digit)
+    crop = np.pad(digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1], 2)
+    factor = height / (crop.shape[0] - 4)
+    size = (max(1, round(crop.shape[1] * factor)), max(1, round(crop.shape[0] * factor)))
+    big = np.asarray(Image.fromarray(crop).resize(size, Image.BICUBIC), np.float32) / 255.0
+    if factor > 2:  # round off the 28 px grid's steps: a pen's outline is smooth
+        big = ndimage.gaussian_filter(big, 0.35 * factor)
+    return big, factor
+
+
+def _holes(mask: np.ndarray) -> int:
+    """Closed loops in a shape: background regions that do not reach the border."""
+    return ndimage.label(~np.pad(mask, 1))[1] - 1
+
+
+def _resize(ink: np.ndarray, factor: float) -> np.ndarray:
+    size = (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
+    return np.clip(np.asarray(Image.fromarray(ink, "F").resize(size, Image.BILINEAR)), 0.0, 1.0)
+
+
+def _rotate(ink: np.ndarray, degrees: float) -> np.ndarray:
+    return _trim(np.clip(ndimage.rotate(ink, degrees, reshape=True, order=1), 0.0, 1.0))
+
+
+def _trim(ink: np.ndarray) -> np.ndarray:
+    rows, cols = np.nonzero(ink > 0.02)
+    return ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+
+def _place(ink: np.ndarray, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+    """A width x height coverage map with `ink` at a random place, at least 2 px from every edge."""
+    h, w = ink.shape
+    top = int(rng.integers(2, max(3, height - h - 1)))
+    left = int(rng.integers(2, max(3, width - w - 1)))
+    coverage = np.zeros((height, width), np.float32)
+    coverage[top:top + h, left:left + w] = ink[:height - top, :width - left]
+    return coverage
+
+
+def lit_paper(width: int, height: int, rng: np.random.Generator, *, tones: tuple[str, ...],
+           unevenness: float = 1.0) -> tuple[str, np.ndarray, np.ndarray]:
+    """A paper tone, its RGB colour, and the light falling on it: a gradient times an off-centre vignette."""
+    tone = str(rng.choice(tones))
+    if tone == "white":
+        colour = rng.uniform(222, 252) + rng.normal(0, 3, 3)
+    elif tone == "grey":
+        colour = rng.uniform(160, 215) + rng.normal(0, 4, 3)
+    else:
+        colour = np.array([rng.uniform(225, 248), rng.uniform(205, 228), rng.uniform(165, 200)])
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32) / max(width, height)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = np.cos(angle) * xx + np.sin(angle) * yy
+    ramp = (ramp - ramp.min()) / max(1e-6, float(np.ptp(ramp)))
+    light = 1.0 - unevenness * rng.uniform(0.0, 0.3) * ramp
+    cx, cy = rng.uniform(0.2, 0.8, 2) * np.array([width, height]) / max(width, height)
+    reach = (xx - cx) ** 2 + (yy - cy) ** 2
+    light *= 1.0 - unevenness * rng.uniform(0.0, 0.3) * reach / reach.max()  # the darkest corner
+    return tone, np.clip(colour, 0, 255), light * rng.uniform(0.8, 1.05)
+
+
+def photograph(coverage: np.ndarray, colour: np.ndarray, ink_colour: np.ndarray, light: np.ndarray,
+           rng: np.random.Generator, *, blur: float) -> np.ndarray:
+    """Light times reflectance (paper or ink), then lens blur and sensor noise, as RGB uint8."""
+    reflect = colour * (1.0 - coverage[..., None]) + ink_colour * coverage[..., None]
+    pixels = ndimage.gaussian_filter(reflect * light[..., None], sigma=(blur, blur, 0))
+    pixels = pixels + rng.normal(0, rng.uniform(1.5, 7.0), pixels.shape)
+    return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+
+
+def _thin(mask: np.ndarray) -> np.ndarray:
+    """Zhang-Suen thinning: the one-pixel centre line of a shape."""
+    img = np.pad(mask, 1).astype(np.uint8)
+    for _ in range(max(mask.shape)):  # each pass peels one layer, so this bound is never reached
+        removed = 0
+        for step in (0, 1):
+            c = img[1:-1, 1:-1]
+            p = [img[:-2, 1:-1], img[:-2, 2:], img[1:-1, 2:], img[2:, 2:],  # n, ne, e, se
+                 img[2:, 1:-1], img[2:, :-2], img[1:-1, :-2], img[:-2, :-2]]  # s, sw, w, nw
+            count = sum(q.astype(np.int32) for q in p)
+            turns = sum(((p[i] == 0) & (p[(i + 1) % 8] == 1)).astype(np.int32) for i in range(8))
+            n, e, s, w = p[0], p[2], p[4], p[6]
+            sides = (n * e * s == 0) & (e * s * w == 0) if step == 0 else (n * e * w == 0) & (n * s * w == 0)
+            drop = (c == 1) & (count >= 2) & (count <= 6) & (turns == 1) & sides
+            c[drop] = 0
+            removed += int(drop.sum())
+        if not removed:
+            break
+    return img[1:-1, 1:-1].astype(bool)
+
+
+def _bucket(value: float, edges: tuple[float, ...]) -> str:
+    """A number as a named range, e.g. 57 with edges (40, 100) -> '40-100'."""
+    low = [e for e in edges if e <= value]
+    high = [e for e in edges if e > value]
+    if not low:
+        return f"<{high[0]:g}"
+    return f">={low[-1]:g}" if not high else f"{low[-1]:g}-{high[0]:g}"
+
+
+def _encode(image: Image.Image, fmt: str, rng: np.random.Generator | None = None, *,
+            orientation: int = 1) -> bytes:
+    """Save as an upload file: JPEG at a random quality, optionally stored turned with an EXIF tag."""
+    buffer = io.BytesIO()
+    if fmt == "JPEG":
+        options: dict = {"quality": int(rng.integers(40, 96)) if rng is not None else 90}
+        if orientation != 1:
+            image = image.transpose(_STORED_TURN[orientation])
+            exif = Image.Exif()
+            exif[0x0112] = orientation
+            options["exif"] = exif
+        image.convert("RGB").save(buffer, format="JPEG", **options)
+    elif fmt == "GIF":
+        colours = int(rng.choice([32, 64, 256])) if rng is not None else 256
+        image.convert("RGB").quantize(colors=colours).save(buffer, format="GIF")
+    else:
+        image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,105 @@
+"""Regenerate the sample images under tests/data/ from MNIST test digits, with the evaluation kit.
+
+    python tests/data/make_samples.py                      # images from tests/data/mnist_sample.npz
+    python tests/data/make_samples.py --mnist mnist.npz    # also rewrite mnist_sample.npz (Keras' file)
+
+mnist_sample.npz holds the first 2,000 MNIST *test* digits; every image here is made from those, so no
+training digit is ever in a test. The indices below are into that sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from app import evalkit
+
+HERE = Path(__file__).resolve().parent
+SAMPLE_SIZE = 2000
+# One clear digit per class, each read right by the shipped model (checked when chosen).
+CLEAR = {0: 3, 1: 2, 2: 1, 3: 30, 4: 4, 5: 15, 6: 11, 7: 0, 8: 61, 9: 7}
+
+
+def save_sample(mnist_npz: Path) -> None:
+    """The first SAMPLE_SIZE test digits of Keras' mnist.npz, compressed."""
+    with np.load(mnist_npz) as data:
+        x, y = data["x_test"][:SAMPLE_SIZE], data["y_test"][:SAMPLE_SIZE]
+    np.savez_compressed(HERE / "mnist_sample.npz", x_test=x, y_test=y)
+
+
+def page(digit: np.ndarray, height: int, size: tuple[int, int], paper: tuple, ink: tuple,
+         rng: np.random.Generator, *, noise: bool = True) -> Image.Image:
+    """One digit in the middle of an evenly lit page of the given colours."""
+    shape = evalkit.ink_shape(digit, height)
+    coverage = np.zeros((size[1], size[0]), np.float32)
+    top, left = (size[1] - shape.shape[0]) // 2, (size[0] - shape.shape[1]) // 2
+    coverage[top:top + shape.shape[0], left:left + shape.shape[1]] = shape
+    light = np.ones_like(coverage)
+    if not noise:
+        rgb = np.array(paper) * (1 - coverage[..., None]) + np.array(ink) * coverage[..., None]
+        return Image.fromarray(np.round(rgb).astype(np.uint8))
+    return Image.fromarray(evalkit.photograph(coverage, np.array(paper, float), np.array(ink, float), light,
+                                              rng, blur=0.6))
+
+
+def blank(rng: np.random.Generator, speck: bool = False) -> Image.Image:
+    """A photographed page with no ink (and, if asked, one dot of about 3 px)."""
+    width, height = 320, 240
+    _, colour, light = evalkit.lit_paper(width, height, rng, tones=("white",), unevenness=0.5)
+    coverage = np.zeros((height, width), np.float32)
+    if speck:
+        yy, xx = np.mgrid[0:height, 0:width]
+        coverage = np.clip(2.0 - np.hypot(xx - 200, yy - 90), 0, 1).astype(np.float32)
+    pencil = np.array([40.0, 40.0, 40.0])
+    return Image.fromarray(evalkit.photograph(coverage, colour, pencil, light, rng, blur=0.5))
+
+
+def write(name: str, data: bytes | Image.Image) -> None:
+    if isinstance(data, Image.Image):
+        buffer = io.BytesIO()
+        data.save(buffer, format="PNG")
+        data = buffer.getvalue()
+    (HERE / name).write_bytes(data)
+
+
+def make(x: np.ndarray, y: np.ndarray) -> None:
+    """Every sample file; each from its own seed so that one can change without moving the others."""
+    first = {d: int(np.flatnonzero(y == d)[0]) for d in range(10)}
+    rng = np.random.default_rng
+    for digit, index in CLEAR.items():
+        write(f"digit_{digit}.png", evalkit.mnist(x[index], str(digit)).data)
+    write("exif_rotated_7.jpg", evalkit.paper(x[first[7]], "7", rng(7), orientation=6, fmt="JPEG").data)
+    write("canvas_3.png", evalkit.canvas(x[CLEAR[3]], "3", rng(3), stroke=12).data)
+    write("white_on_black_4.png", page(x[first[4]], 120, (200, 170), (35, 38, 40), (235, 235, 225), rng(4)))
+    write("black_on_white_2.png", page(x[first[2]], 100, (160, 150), (255, 255, 255), (0, 0, 0), rng(2),
+                                      noise=False))
+    write("rgb_5.png", page(x[CLEAR[5]], 110, (180, 180), (250, 228, 120), (30, 60, 170), rng(5)))
+    write("photo_grey_ink_8.jpg", evalkit.paper(x[CLEAR[8]], "8", rng(24), orientation=1, fmt="JPEG").data)
+    twenty = [x[first[2]], x[first[0]], x[int(np.flatnonzero(y == 2)[1])], x[first[5]]]
+    write("row_2025.png", evalkit.row(twenty, "2025", rng(2025), fmt="PNG").data)
+    write("blank_page.png", blank(rng(10)))
+    write("speck.png", blank(rng(11), speck=True))
+    write("typed_7.png", evalkit.typed("7", rng(18), font="LiberationSans-Regular", fmt="PNG").data)
+    frames = [page(x[CLEAR[6]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(6), noise=False),
+              page(x[CLEAR[1]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(1), noise=False)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=500, loop=0)
+    write("animated.gif", buffer.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mnist", type=Path, help="Keras' mnist.npz: rewrite mnist_sample.npz from it first")
+    args = parser.parse_args()
+    if args.mnist:
+        save_sample(args.mnist)
+    with np.load(HERE / "mnist_sample.npz") as data:
+        make(data["x_test"], data["y_test"])
+
+
+if __name__ == "__main__":
+    main()

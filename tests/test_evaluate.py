@@ -1,0 +1,130 @@
+"""The evaluation kit: realistic images through POST /predict with the real model, and the kit itself."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+from werkzeug.serving import make_server
+
+from app import cli, evalkit, evaluate
+
+DATA = Path(__file__).parent / "data"
+# Far below the targets (evaluate.TARGETS): a floor that only a broken pipeline falls through.
+FLOORS = {"mnist": 0.8, "paper": 0.8, "canvas": 0.8, "row": 0.6, "typed": 0.8}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return evaluate.load_digits(DATA / "mnist_sample.npz")
+
+
+@pytest.mark.parametrize("kind", evalkit.KINDS)
+def test_each_kind_of_realistic_image_is_mostly_read_right(client, digits, kind):
+    results = evaluate.run(evaluate.through_client(client), *digits, [kind], per_kind=30, seed=1)
+    [row] = evaluate.summarize(results)
+    misread = [(r.expected, r.got, r.status, r.tags) for r in results if not r.correct]
+    assert row["images"] == 30
+    assert row["accuracy"] >= FLOORS[kind], misread
+
+
+@pytest.mark.parametrize("kind", evalkit.KINDS)
+def test_the_kit_is_the_same_for_the_same_seed(digits, kind):
+    first = [(s.data, s.expected, s.tags) for s in evalkit.generate(kind, *digits, 4, seed=3)]
+    again = [(s.data, s.expected, s.tags) for s in evalkit.generate(kind, *digits, 4, seed=3)]
+    other = [s.data for s in evalkit.generate(kind, *digits, 4, seed=4)]
+    assert first == again
+    assert [data for data, _, _ in first] != other
+
+
+def test_paper_photos_are_jpeg_or_gif_and_some_are_turned_by_exif(digits):
+    samples = list(evalkit.generate("paper", *digits, 30, seed=0))
+    formats = {Image.open(io.BytesIO(s.data)).format for s in samples}
+    assert formats == {"JPEG", "GIF"}
+    turned = [s for s in samples if s.tags["exif"] != "1"]
+    assert 2 <= len(turned) <= 12
+    for sample in turned:
+        with Image.open(io.BytesIO(sample.data)) as image:
+            assert image.getexif()[0x0112] == int(sample.tags["exif"])
+
+
+def test_an_exif_turned_photo_is_upright_once_the_tag_is_applied(digits):
+    x, y = digits
+    seven = int(np.flatnonzero(y == 7)[0])
+    upright = evalkit.paper(x[seven], "7", np.random.default_rng(0), orientation=1, fmt="JPEG")
+    turned = evalkit.paper(x[seven], "7", np.random.default_rng(0), orientation=6, fmt="JPEG")
+    with Image.open(io.BytesIO(upright.data)) as a, Image.open(io.BytesIO(turned.data)) as b:
+        assert b.size == (a.size[1], a.size[0])
+        shown = np.asarray(ImageOps.exif_transpose(b).convert("L"), dtype=float)
+        assert np.abs(shown - np.asarray(a.convert("L"), dtype=float)).mean() < 4  # JPEG noise only
+
+
+def test_canvas_drawings_are_transparent_with_black_antialiased_strokes(digits):
+    for sample in evalkit.generate("canvas", *digits, 5, seed=0):
+        with Image.open(io.BytesIO(sample.data)) as image:
+            assert image.format == "PNG" and image.mode == "RGBA"
+            assert image.width == image.height and 200 <= image.width <= 400
+            pixels = np.asarray(image)
+        alpha = pixels[..., 3]
+        assert (pixels[..., :3] == 0).all()  # black ink; the background is RGBA 0,0,0,0
+        assert (alpha == 0).mean() > 0.6 and (alpha == 255).any()
+        assert ((alpha > 0) & (alpha < 255)).any()  # soft edges, as a browser draws them
+
+
+def test_rows_and_typed_digits_expect_the_whole_string(digits):
+    for sample in evalkit.generate("row", *digits, 10, seed=0):
+        assert 2 <= len(sample.expected) <= 6 and sample.expected.isdigit()
+        assert sample.tags["length"] == str(len(sample.expected))
+    for sample in evalkit.generate("typed", *digits, 10, seed=0):
+        assert sample.expected.isdigit()
+        assert Image.open(io.BytesIO(sample.data)).format in ("PNG", "JPEG")
+
+
+def test_typed_digits_use_only_fonts_the_model_never_trained_on():
+    fonts = evalkit.eval_fonts()
+    assert fonts[-1] == evalkit.PILLOW_FONT
+    assert not [f for f in fonts if "dejavu" in f.lower() or "urw" in f.lower()]
+
+
+def test_a_training_set_file_is_refused(tmp_path):
+    path = tmp_path / "train_only.npz"
+    np.savez(path, x_train=np.zeros((2, 28, 28), np.uint8), y_train=np.zeros(2, np.uint8))
+    with pytest.raises(ValueError, match="x_test"):
+        evaluate.load_digits(path)
+
+
+def test_kit_can_post_to_a_running_service_over_http(app, digits):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        post = evaluate.over_http(f"http://127.0.0.1:{server.server_port}")
+        results = evaluate.run(post, *digits, ["mnist"], per_kind=3, seed=0)
+        status, answer = post(b"not an image", "note.txt")
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+    assert [r.status for r in results] == [200, 200, 200]
+    assert status == 415 and "error" in answer
+
+
+def test_cli_writes_json_and_fails_below_min_accuracy(tmp_path, capsys):
+    report, failures = tmp_path / "kit.json", tmp_path / "failures"
+    args = ["evaluate", "--kinds", "mnist", "--per-kind", "3", "--json", str(report),
+            "--save-failures", str(failures)]
+    assert cli.main(args) == 0
+    assert cli.main([*args, "--min-accuracy", "1.01"]) == 1  # no kind can reach 101%
+    out = capsys.readouterr().out
+    assert "mnist" in out and "accuracy" in out
+    saved = json.loads(report.read_text())
+    assert saved["kinds"][0]["kind"] == "mnist" and saved["kinds"][0]["images"] == 3
+
+
+def test_cli_names_unknown_kinds(capsys):
+    assert cli.main(["evaluate", "--kinds", "mnist,scribble"]) == 1
+    assert "scribble" in capsys.readouterr().err
