@@ -34,6 +34,8 @@ def from_env() -> dict:
         "MAX_FORM_PARTS": _int("MAX_FORM_PARTS", 8),
         # Seconds between checks of MODEL_DIR for a new version; 0 turns hot reload off.
         "MODEL_POLL_SECONDS": _int("MODEL_POLL_SECONDS", 10),
+        # One JSON line per request on stdout (off for in-process batch tools such as `digits evaluate`).
+        "REQUEST_LOG": os.environ.get("REQUEST_LOG", "1") != "0",
         # TensorFlow threads per worker; 0 lets the serve command decide from cores and workers.
         "TF_THREADS": _int("TF_THREADS", 0),
     }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import urllib.error
 import urllib.request
 import uuid
@@ -56,11 +55,11 @@ def in_process(model_dir: str | None = None) -> Post:
     """Post to the app built by the factory, in this process (no server needed)."""
     from app import create_app
 
-    settings = {"MODEL_POLL_SECONDS": 0}  # one model version for the whole run
+    # One model version for the whole run; no request log, as thousands of lines would bury the table.
+    settings = {"MODEL_POLL_SECONDS": 0, "REQUEST_LOG": False}
     if model_dir:
         settings["MODEL_DIR"] = model_dir
     client = create_app(settings).test_client()
-    logging.getLogger("app.requests").setLevel(logging.WARNING)  # thousands of log lines would bury the table
     return through_client(client)
 
 

@@ -75,5 +75,6 @@ def _finish(response):
         "model": g.get("model_version") or serving,
         "request_id": request_id,
     }
-    log.info("%s %s %s", request.method, request.path, response.status_code, extra={"fields": fields})
+    if current_app.config.get("REQUEST_LOG", True):
+        log.info("%s %s %s", request.method, request.path, response.status_code, extra={"fields": fields})
     return response
