@@ -51,9 +51,25 @@ def find_digits(mask: np.ndarray, *, single: bool = False) -> list[Digit]:
     groups = [g for g in groups if g.area >= max(3, 0.02 * largest)]
     if not groups:
         return []
-    groups = [_merge_all(groups)] if single else _merge_columns(groups)
+    groups = [_merge_all(groups)] if single else _merge_broken(_merge_columns(groups))
     groups = _drop_specks(groups, min(mask.shape))
     return [_digit(labels, g) for g in sorted(groups, key=lambda g: g.x0 + g.x1)]
+
+
+def _merge_broken(groups: list[_Group]) -> list[_Group]:
+    """Join neighbours that nearly touch and together are no wider than one digit (a stroke broken in two)."""
+    groups = sorted(groups, key=lambda g: g.x0)
+    merged = groups[:1]
+    for group in groups[1:]:
+        last = merged[-1]
+        height = max(last.y1, group.y1) - min(last.y0, group.y0)
+        gap = group.x0 - last.x1
+        width = max(last.x1, group.x1) - last.x0
+        if gap <= 0.08 * height and width <= 0.8 * height:
+            last.absorb(group)
+        else:
+            merged.append(group)
+    return merged
 
 
 def _merge_all(groups: list[_Group]) -> _Group:
@@ -72,9 +88,9 @@ def _merge_columns(groups: list[_Group]) -> list[_Group]:
             overlap = min(group.x1, target.x1) - max(group.x0, target.x0)
             narrower = min(group.x1 - group.x0, target.x1 - target.x0)
             beside = min(group.y1, target.y1) - max(group.y0, target.y0)  # shared rows
-            shorter = min(group.y1 - group.y0, target.y1 - target.y0)
+            taller = max(group.y1 - group.y0, target.y1 - target.y0)
             # Same columns, or one piece above the other (a 5's detached bar): one digit.
-            if overlap >= 0.5 * narrower or (overlap > 0 and beside < 0.3 * shorter):
+            if overlap >= 0.5 * narrower or (overlap > 0 and beside < 0.3 * taller):
                 target.absorb(group)
                 break
         else:
