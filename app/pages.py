@@ -31,6 +31,12 @@ HEADLINES = {
 NO_DIGIT_HINT = "Nothing in the image looked like a digit: try darker, larger writing on plain paper."
 
 
+@bp.context_processor
+def page_text() -> dict:
+    """The error words, also handed to the page's script as JSON so both say the same."""
+    return {"page_text": {"headlines": HEADLINES, "noDigitHint": NO_DIGIT_HINT}}
+
+
 @bp.get("/")
 def index():
     """The upload page."""

@@ -4,16 +4,10 @@
 const SVG_NS = "http://www.w3.org/2000/svg";
 const UNSURE = 0.6; // below this confidence a digit is marked "not sure"
 const SMALL_IMAGE = 160; // narrower images are shown enlarged, pixels kept sharp
-const HEADLINES = {
-  0: "Couldn't reach the server",
-  400: "That upload could not be read",
-  413: "That file is too large",
-  415: "That file isn't an image",
-  422: "No digit found",
-  500: "Something went wrong on our side",
-  503: "Not ready yet",
-};
-const NO_DIGIT_HINT = "Nothing in the image looked like a digit: try darker, larger writing on plain paper.";
+// The words for each error come from the server (app/pages.py), so the page says the same with or without JavaScript.
+const PAGE_TEXT = JSON.parse(document.getElementById("page-text").textContent);
+const HEADLINES = { 0: "Couldn't reach the server", ...PAGE_TEXT.headlines };
+const NO_DIGIT_HINT = PAGE_TEXT.noDigitHint;
 const EMPTY = "Nothing read yet. Results appear here, newest first.";
 
 const results = document.getElementById("results");
