@@ -25,7 +25,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     model.configure_threads(app.config["TF_THREADS"])
     app.extensions["models"] = store = model.ModelStore(app.config["MODEL_DIR"])
     store.load()  # raises ModelError: no service without a model
-    store.on_swap(lambda new, old: app.extensions.update(model=new))  # for code reading extensions["model"]
     Metrics(app)
 
     errors.register_error_handlers(app)
