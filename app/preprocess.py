@@ -152,7 +152,7 @@ def _over_paper(rgba: Image.Image) -> Image.Image:
 
 def ink_image(gray: np.ndarray) -> np.ndarray:
     """Ink bright on black (MNIST's convention), paper at 0, the strongest ink at 255."""
-    paper = float(np.median(gray[:: max(1, gray.shape[0] // 64), :: max(1, gray.shape[1] // 64)]))
+    paper = median(_sample(gray))
     # The ink is the tail that reaches furthest from the paper; smoothed first so one noisy pixel cannot
     # decide, and over every pixel, as a thin digit on a large page covers only a few of them.
     smooth = ndimage.uniform_filter(gray, 3) if gray.size >= 9 else gray
@@ -171,20 +171,38 @@ def _background(ink: np.ndarray) -> np.ndarray:
     height, width = ink.shape
     block = max(4, max(height, width) // 16)
     rows, cols = -(-height // block), -(-width // block)
-    padded = np.pad(ink, ((0, rows * block - height), (0, cols * block - width)), mode="edge")
+    padded = ink
+    if rows * block != height or cols * block != width:
+        padded = np.pad(ink, ((0, rows * block - height), (0, cols * block - width)), mode="edge")
     blocks = padded.reshape(rows, block, cols, block).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
-    level = np.median(blocks, axis=2)  # most of a block is paper, so its median is the paper
+    level = median(blocks)  # most of a block is paper, so its median is the paper
     level = ndimage.grey_opening(level, size=3, mode="nearest")  # blocks that are mostly ink
     level = ndimage.uniform_filter(level, size=3, mode="nearest")
     image = Image.fromarray(level.astype(np.float32), "F").resize((width, height), Image.BILINEAR)
     return np.asarray(image, dtype=np.float32)
 
 
+def _sample(pixels: np.ndarray) -> np.ndarray:
+    """About 64x64 evenly spread pixels: enough for the paper's level and noise on any page size."""
+    return pixels[:: max(1, pixels.shape[0] // 64), :: max(1, pixels.shape[1] // 64)]
+
+
+def median(values: np.ndarray) -> float | np.ndarray:
+    """np.median over the last axis (all of a 2-D array), without its per-call overhead on small arrays."""
+    flat = values.reshape(-1) if values.ndim == 2 else values
+    count = flat.shape[-1]
+    ordered = np.sort(flat, axis=-1)
+    middle = ordered[..., count // 2]
+    if count % 2 == 0:
+        middle = (ordered[..., count // 2 - 1] + middle) / 2
+    return float(middle) if middle.ndim == 0 else middle
+
+
 def ink_threshold(ink: np.ndarray, threshold: float) -> float:
     """The threshold, raised above the paper's noise where stretching a faint digit made the noise strong."""
-    sample = ink[:: max(1, ink.shape[0] // 64), :: max(1, ink.shape[1] // 64)]
-    middle = float(np.median(sample))
-    spread = 1.4826 * float(np.median(np.abs(sample - middle)))  # the noise's standard deviation, robustly
+    sample = _sample(ink)
+    middle = median(sample)
+    spread = 1.4826 * median(np.abs(sample - middle))  # the noise's standard deviation, robustly
     return min(max(float(threshold), middle + 6.0 * spread), MAX_THRESHOLD)
 
 
@@ -201,7 +219,7 @@ def normalize_digit(ink: np.ndarray, digit: Digit) -> np.ndarray:
     if peak > 0:
         small = small * (255.0 / peak)
     out = np.zeros((INPUT_SIZE, INPUT_SIZE), dtype=np.float32)
-    cy, cx = ndimage.center_of_mass(small) if peak > 0 else (new_h / 2, new_w / 2)
+    cy, cx = _centre_of_mass(small) if peak > 0 else (new_h / 2, new_w / 2)
     top = int(np.clip(round(INPUT_SIZE / 2 - cy), 0, INPUT_SIZE - new_h))
     left = int(np.clip(round(INPUT_SIZE / 2 - cx), 0, INPUT_SIZE - new_w))
     out[top:top + new_h, left:left + new_w] = small
@@ -213,13 +231,28 @@ def _thicken(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     area = int(mask.sum())
     if area == 0:
         return crop
-    edge = mask & ~ndimage.binary_erosion(mask)
+    edge = mask & ~_eroded(mask)
     width = 2.0 * area / max(1, int(edge.sum()))
     target = 0.1 * max(mask.shape)
     grow = int(round(target - width))
     if width >= 0.6 * target or grow < 2:
         return crop
     return ndimage.grey_dilation(crop, size=(grow, grow))
+
+
+def _eroded(mask: np.ndarray) -> np.ndarray:
+    """ndimage.binary_erosion with its default cross and border (outside counts as empty), for small masks."""
+    padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=bool)
+    padded[1:-1, 1:-1] = mask
+    return mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+
+
+def _centre_of_mass(pixels: np.ndarray) -> tuple[float, float]:
+    """(row, column) centre of mass, as ndimage.center_of_mass computes it, in float64."""
+    total = pixels.sum(dtype=np.float64)
+    rows = pixels.sum(axis=1, dtype=np.float64) @ np.arange(pixels.shape[0], dtype=np.float64)
+    cols = pixels.sum(axis=0, dtype=np.float64) @ np.arange(pixels.shape[1], dtype=np.float64)
+    return rows / total, cols / total
 
 
 def _scale_box(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
