@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--data", help="MNIST in Keras' npz layout (default: Keras' download)")
     train.add_argument("--out", default=os.environ.get("MODEL_DIR") or str(DEFAULT_MODEL_DIR),
                        help="model folder; the version goes in a numbered subfolder (default: %(default)s)")
-    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--epochs", type=int, default=11)
     train.add_argument("--copies", type=int, default=1, help="distorted variants per training digit")
     train.add_argument("--limit", type=int, default=0, help="train on the first N digits only (quick runs)")
     train.add_argument("--target-accuracy", type=float, help="stop once validation accuracy reaches this")

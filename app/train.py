@@ -62,7 +62,7 @@ def build_model():
     return keras.Model(inputs, layers.Dense(10, activation="softmax", name="probabilities")(x))
 
 
-def train(data: str | None, out_dir: str, *, epochs: int = 10, copies: int = 1, limit: int = 0,
+def train(data: str | None, out_dir: str, *, epochs: int = 11, copies: int = 1, limit: int = 0,
           target_accuracy: float | None = None, verbose: int = 1) -> Path:
     """Train, evaluate on the 10,000 MNIST test digits, export, and return the version folder."""
     started = time.monotonic()
