@@ -55,3 +55,29 @@ def test_unreadable_model_names_the_path(tmp_path):
     (tmp_path / "1" / "saved_model.pb").write_bytes(b"not a model")
     with pytest.raises(model.ModelError, match="could not load"):
         model.load(tmp_path)
+
+
+def test_the_quick_call_gives_the_signatures_own_answers(shipped):
+    import tensorflow as tf
+
+    with np.load(DATA / "mnist_sample.npz") as sample:
+        batch = np.stack([normalize(image) for image in sample["x_test"][:16]])[..., None]
+    signature = shipped._loaded.signatures["serving_default"]
+    public = next(iter(signature(image=tf.constant(batch)).values())).numpy()
+    np.testing.assert_allclose(shipped.predict(batch), public, atol=1e-6)
+
+
+def test_without_tensorflow_internals_the_public_call_serves(shipped):
+    class PublicOnly:  # a signature object offering only the documented call
+        def __init__(self, signature):
+            self.signature = signature
+            self.structured_outputs = signature.structured_outputs
+            self.inputs, self.captured_inputs = signature.inputs, signature.captured_inputs
+
+        def __call__(self, **kwargs):
+            return self.signature(**kwargs)
+
+    runner = model._runner(PublicOnly(shipped._loaded.signatures["serving_default"]))
+    assert runner.__name__ == "public"
+    probs = runner(np.zeros((1, 28, 28, 1), np.float32)).numpy()
+    assert probs.shape == (1, 10)
