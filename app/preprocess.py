@@ -191,7 +191,7 @@ def median(values: np.ndarray) -> float | np.ndarray:
     """np.median over the last axis (all of a 2-D array), without its per-call overhead on small arrays."""
     flat = values.reshape(-1) if values.ndim == 2 else values
     count = flat.shape[-1]
-    ordered = np.sort(flat, axis=-1)
+    ordered = np.partition(flat, [count // 2 - 1, count // 2] if count > 1 else 0, axis=-1)
     middle = ordered[..., count // 2]
     if count % 2 == 0:
         middle = (ordered[..., count // 2 - 1] + middle) / 2
