@@ -25,6 +25,10 @@ WORK_SIZE = 320  # larger uploads are reduced to about this before the pixel wor
 MIN_CONTRAST = 24.0  # ink must differ from the paper by this much (0-255) to count
 DEFAULT_THRESHOLD = 75
 MAX_THRESHOLD = 150  # noise never raises the threshold past this: the strokes' cores stay ink
+# An upload no bigger than about the model's own input (MNIST-style 28x28, USPS 16x16) and about square holds
+# one digit: its pieces (a 5's floating bar, a 1's stray serif) are never separate digits.
+ONE_DIGIT_SIDE = 32
+ONE_DIGIT_ASPECT = 1.25
 
 
 def scale_to_unit(pixels: np.ndarray) -> np.ndarray:
@@ -46,9 +50,15 @@ def prepare(data: bytes, *, threshold: int = DEFAULT_THRESHOLD, single: bool = F
     """Decode an uploaded file and return the model input for every digit in it."""
     image = decode(data, max_pixels=max_pixels)
     size = image.info["original_size"]
+    single = single or holds_one_digit(*size)
     gray, scale = to_gray(image)
     return prepare_gray(gray, threshold=threshold, single=single, max_digits=max_digits,
                         scale=scale, size=size)
+
+
+def holds_one_digit(width: int, height: int) -> bool:
+    """Whether an image is too small and too square to hold more than one digit."""
+    return max(width, height) <= ONE_DIGIT_SIDE and max(width, height) <= ONE_DIGIT_ASPECT * min(width, height)
 
 
 def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single: bool = False,

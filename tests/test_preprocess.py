@@ -103,3 +103,15 @@ def test_threshold_is_a_setting():
 def test_pixel_limit_guards_against_decompression_bombs():
     with pytest.raises(UploadTooLarge):
         preprocess.prepare((DATA / "black_on_white_2.png").read_bytes(), max_pixels=100)
+
+
+def test_an_mnist_sized_image_is_one_digit_even_in_pieces():
+    # A real MNIST test 5 whose bar floats free of its body: two pieces of ink, one digit.
+    result = prepared("detached_bar_5.png")
+    assert result.batch.shape[0] == 1 and result.boxes[0][2] >= 10
+
+
+@pytest.mark.parametrize(("size", "one"), [((28, 28), True), ((16, 16), True), ((32, 30), True),
+                                           ((56, 28), False), ((33, 33), False), ((200, 200), False)])
+def test_only_small_squarish_images_are_taken_as_one_digit(size, one):
+    assert preprocess.holds_one_digit(*size) is one

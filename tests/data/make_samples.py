@@ -72,6 +72,7 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     rng = np.random.default_rng
     for digit, index in CLEAR.items():
         write(f"digit_{digit}.png", evalkit.mnist(x[index], str(digit)).data)
+    write("detached_bar_5.png", evalkit.mnist(x[694], "5").data)  # the 5's bar does not touch its body
     write("exif_rotated_7.jpg", evalkit.paper(x[first[7]], "7", rng(7), orientation=6, fmt="JPEG").data)
     write("canvas_3.png", evalkit.canvas(x[CLEAR[3]], "3", rng(3), stroke=12).data)
     write("white_on_black_4.png", page(x[first[4]], 120, (200, 170), (35, 38, 40), (235, 235, 225), rng(4)))
