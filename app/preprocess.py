@@ -58,7 +58,8 @@ def prepare(data: bytes, *, threshold: int = DEFAULT_THRESHOLD, single: bool = F
 
 def holds_one_digit(width: int, height: int) -> bool:
     """Whether an image is too small and too square to hold more than one digit."""
-    return max(width, height) <= ONE_DIGIT_SIDE and max(width, height) <= ONE_DIGIT_ASPECT * min(width, height)
+    longest, shortest = max(width, height), min(width, height)
+    return longest <= ONE_DIGIT_SIDE and longest <= ONE_DIGIT_ASPECT * shortest
 
 
 def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single: bool = False,
