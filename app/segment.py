@@ -53,7 +53,7 @@ def find_digits(mask: np.ndarray, *, single: bool = False) -> list[Digit]:
         return []
     groups = [_merge_all(groups)] if single else _merge_broken(_merge_columns(groups))
     groups = _drop_specks(groups, min(mask.shape))
-    return [_digit(labels, g) for g in sorted(groups, key=lambda g: g.x0 + g.x1)]
+    return [_digit(labels, count, g) for g in sorted(groups, key=lambda g: g.x0 + g.x1)]
 
 
 def _merge_broken(groups: list[_Group]) -> list[_Group]:
@@ -109,12 +109,12 @@ def _drop_specks(groups: list[_Group], short_side: int) -> list[_Group]:
     return [g for g in groups if (g.y1 - g.y0) >= 0.4 * tallest or g.area >= 0.25 * biggest]
 
 
-def _digit(labels: np.ndarray, group: _Group) -> Digit:
+def _digit(labels: np.ndarray, count: int, group: _Group) -> Digit:
     window = labels[group.y0:group.y1, group.x0:group.x1]
     if len(group.labels) == 1:
         mask = window == group.labels[0]
     else:  # a lookup table: np.isin costs more than the whole label step on a small image
-        member = np.zeros(int(labels.max()) + 1, dtype=bool)
+        member = np.zeros(count + 1, dtype=bool)
         member[group.labels] = True
         mask = member[window]
     box = (group.x0, group.y0, group.x1 - group.x0, group.y1 - group.y0)
