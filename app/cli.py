@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--copies", type=int, default=1, help="distorted variants per training digit")
     train.add_argument("--limit", type=int, default=0, help="train on the first N digits only (quick runs)")
     train.add_argument("--target-accuracy", type=float, help="stop once validation accuracy reaches this")
+    train.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+                       help="training arithmetic; auto: bfloat16 where the CPU has it natively "
+                       "(the exported model computes in float32 either way)")
     train.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
 
     predict = commands.add_parser("predict", help="read the digits in image files, offline")
@@ -63,7 +66,8 @@ def _train(args: argparse.Namespace) -> int:
     from app.train import train
 
     path = train(args.data, args.out, epochs=args.epochs, copies=args.copies, limit=args.limit,
-                 target_accuracy=args.target_accuracy, verbose=2 if args.quiet else 1)
+                 target_accuracy=args.target_accuracy, precision=args.precision,
+                 verbose=2 if args.quiet else 1)
     print(path)
     return 0
 
@@ -75,7 +79,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     settings = config.from_env()
     try:
-        loaded = model.load(args.model_dir)
+        loaded = model.load(args.model_dir, runtime=settings["MODEL_RUNTIME"], threads=settings["TF_THREADS"])
     except model.ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -16,6 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from app.augment import holes, thin
+
 KINDS = ("mnist", "paper", "canvas", "row", "typed")
 # Fonts the model never saw: training renders DejaVu and URW base35 (app/augment.py).
 EVAL_FONT_GLOBS = ("/usr/share/fonts/truetype/liberation/*.ttf", "/usr/share/fonts/truetype/freefont/*.ttf")
@@ -172,10 +174,10 @@ def pen_drawing(digit: np.ndarray, height: int, width: float) -> np.ndarray:
     big, _ = _enlarge(digit, height)
     # The lowest cut keeps faint strokes joined; a thick digit needs a higher one, or its loops fill in
     # and thin to a line (a 9 would become a 1): take the lowest cut that keeps the most of its loops.
-    cuts, loops = (0.25, 0.4, 0.55, 0.7, 0.85), _holes(digit >= 128)
-    kept = [min(loops, _holes(big > c)) for c in cuts]
+    cuts, loops = (0.25, 0.4, 0.55, 0.7, 0.85), holes(digit >= 128)
+    kept = [min(loops, holes(big > c)) for c in cuts]
     cut = cuts[kept.index(max(kept))]
-    spine = _thin(np.pad(big > cut, int(width) + 2))
+    spine = thin(np.pad(big > cut, int(width) + 2))
     return _trim(np.clip(width / 2 - ndimage.distance_transform_edt(~spine) + 0.5, 0.0, 1.0))
 
 
@@ -189,11 +191,6 @@ def _enlarge(digit: np.ndarray, height: int) -> tuple[np.ndarray, float]:
     if factor > 2:  # round off the 28 px grid's steps: a pen's outline is smooth
         big = ndimage.gaussian_filter(big, 0.35 * factor)
     return big, factor
-
-
-def _holes(mask: np.ndarray) -> int:
-    """Closed loops in a shape: background regions that do not reach the border."""
-    return ndimage.label(~np.pad(mask, 1))[1] - 1
 
 
 def _resize(ink: np.ndarray, factor: float) -> np.ndarray:
@@ -248,27 +245,6 @@ def photograph(coverage: np.ndarray, colour: np.ndarray, ink_colour: np.ndarray,
     pixels = ndimage.gaussian_filter(reflect * light[..., None], sigma=(blur, blur, 0))
     pixels = pixels + rng.normal(0, rng.uniform(1.5, 7.0), pixels.shape)
     return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
-
-
-def _thin(mask: np.ndarray) -> np.ndarray:
-    """Zhang-Suen thinning: the one-pixel centre line of a shape."""
-    img = np.pad(mask, 1).astype(np.uint8)
-    for _ in range(max(mask.shape)):  # each pass peels one layer, so this bound is never reached
-        removed = 0
-        for step in (0, 1):
-            c = img[1:-1, 1:-1]
-            p = [img[:-2, 1:-1], img[:-2, 2:], img[1:-1, 2:], img[2:, 2:],  # n, ne, e, se
-                 img[2:, 1:-1], img[2:, :-2], img[1:-1, :-2], img[:-2, :-2]]  # s, sw, w, nw
-            count = sum(q.astype(np.int32) for q in p)
-            turns = sum(((p[i] == 0) & (p[(i + 1) % 8] == 1)).astype(np.int32) for i in range(8))
-            n, e, s, w = p[0], p[2], p[4], p[6]
-            sides = (n * e * s == 0) & (e * s * w == 0) if step == 0 else (n * e * w == 0) & (n * s * w == 0)
-            drop = (c == 1) & (count >= 2) & (count <= 6) & (turns == 1) & sides
-            c[drop] = 0
-            removed += int(drop.sum())
-        if not removed:
-            break
-    return img[1:-1, 1:-1].astype(bool)
 
 
 def _bucket(value: float, edges: tuple[float, ...]) -> str:

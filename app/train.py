@@ -46,24 +46,40 @@ def load_mnist(path: str | None):
     return arrays, digest
 
 
-def build_model():
+def build_model(precision: str = "float32"):
+    """The CNN; `precision` "bfloat16" computes in bfloat16 (weights and softmax stay float32)."""
     import keras
     from keras import layers
 
+    policy = "mixed_bfloat16" if precision == "bfloat16" else "float32"
+
     def conv(x, filters, kernel=3):
-        x = layers.Conv2D(filters, kernel, padding="same", use_bias=False)(x)
-        return layers.ReLU()(layers.BatchNormalization()(x))
+        x = layers.Conv2D(filters, kernel, padding="same", use_bias=False, dtype=policy)(x)
+        return layers.ReLU(dtype=policy)(layers.BatchNormalization(dtype=policy)(x))
 
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name=SIGNATURE_INPUT)
-    x = layers.MaxPooling2D()(conv(inputs, 32, 5))
-    x = layers.Dropout(0.2)(layers.MaxPooling2D()(conv(conv(x, 64), 64)))
-    x = layers.Flatten()(conv(x, 128))
-    x = layers.Dropout(0.4)(layers.Dense(128, activation="relu")(x))
-    return keras.Model(inputs, layers.Dense(10, activation="softmax", name="probabilities")(x))
+    x = layers.MaxPooling2D(dtype=policy)(conv(inputs, 32, 5))
+    x = layers.Dropout(0.2, dtype=policy)(layers.MaxPooling2D(dtype=policy)(conv(conv(x, 64), 64)))
+    x = layers.Flatten(dtype=policy)(conv(x, 128))
+    x = layers.Dropout(0.4, dtype=policy)(layers.Dense(128, activation="relu", dtype=policy)(x))
+    outputs = layers.Dense(10, activation="softmax", name="probabilities", dtype="float32")(x)
+    return keras.Model(inputs, outputs)
+
+
+def training_precision(requested: str = "auto") -> str:
+    """bfloat16 where the CPU computes it natively (AVX-512 BF16 or AMX: ~30% less time per step), else
+    float32. The exported model always computes in float32."""
+    if requested != "auto":
+        return requested
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:  # not Linux: no way to tell cheaply, and emulated bfloat16 is slow
+        return "float32"
+    return "bfloat16" if {"avx512_bf16", "amx_bf16"} & set(flags) else "float32"
 
 
 def train(data: str | None, out_dir: str, *, epochs: int = 11, copies: int = 1, limit: int = 0,
-          target_accuracy: float | None = None, verbose: int = 1) -> Path:
+          target_accuracy: float | None = None, precision: str = "auto", verbose: int = 1) -> Path:
     """Train, evaluate on the 10,000 MNIST test digits, export, and return the version folder."""
     started = time.monotonic()
     arrays, digest = load_mnist(data)
@@ -84,7 +100,8 @@ def train(data: str | None, out_dir: str, *, epochs: int = 11, copies: int = 1, 
     import keras
 
     keras.utils.set_random_seed(SEED)
-    model = build_model()
+    precision = training_precision(precision)
+    model = build_model(precision)
     steps = epochs * -(-len(pool_labels) // BATCH_SIZE)
     schedule = keras.optimizers.schedules.CosineDecay(
         1e-3, steps, warmup_target=3e-3, warmup_steps=steps // 10)
@@ -92,6 +109,9 @@ def train(data: str | None, out_dir: str, *, epochs: int = 11, copies: int = 1, 
     callbacks = [stop_at_accuracy(target_accuracy)] if target_accuracy else []
     history = model.fit(_dataset(pool, pool_labels), epochs=epochs, verbose=verbose,
                         validation_data=(val[..., None], y[val_idx]), callbacks=callbacks)
+    if precision != "float32":  # serve (and measure) the float32 network that holds the trained weights
+        trained, model = model, build_model()
+        model.set_weights(trained.get_weights())
     probs = model.predict(test[..., None], batch_size=1000, verbose=0)
     accuracy = float((probs.argmax(axis=1) == arrays["y_test"]).mean())
     seconds = time.monotonic() - started
@@ -102,6 +122,7 @@ def train(data: str | None, out_dir: str, *, epochs: int = 11, copies: int = 1, 
         "test_accuracy": accuracy, "epochs": len(history.epoch),
         "training_seconds": round(seconds), "training_cpu_seconds": round(cpu),
         "data_sha256": digest, "training_digits": int(len(pool_labels)), "seed": SEED,
+        "training_precision": precision,
         "val_accuracy": float(history.history["val_accuracy"][-1]),
     })
 
