@@ -23,7 +23,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     requestlog.init_app(app)
     model.configure_threads(app.config["TF_THREADS"])
-    app.extensions["models"] = store = model.ModelStore(app.config["MODEL_DIR"])
+    app.extensions["models"] = store = model.ModelStore(
+        app.config["MODEL_DIR"], runtime=app.config["MODEL_RUNTIME"], threads=app.config["TF_THREADS"])
     store.load()  # raises ModelError: no service without a model
     Metrics(app)
 

@@ -12,6 +12,9 @@ from pathlib import Path
 import numpy as np
 
 SIGNATURE_INPUT = "image"
+# How the loaded SavedModel's signature is run: compiled with LiteRT (falls back to TensorFlow when that
+# fails or disagrees), or called in TensorFlow.
+RUNTIMES = ("litert", "tensorflow")
 log = logging.getLogger(__name__)
 
 
@@ -55,14 +58,13 @@ class Model:
     version: str
     path: Path
     metadata: dict = field(default_factory=dict)
-    _fn: object = None
+    _fn: Callable[[np.ndarray], np.ndarray] | None = None
     _loaded: object = None  # the signature needs its SavedModel object alive
+    runtime: str = "tensorflow"  # what runs the signature: "litert" (compiled) or "tensorflow"
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """(n, 28, 28, 1) float32 in 0..1 -> (n, 10) probabilities, in one call of the graph."""
-        import tensorflow as tf
-
-        return self._fn(tf.constant(batch, dtype=tf.float32)).numpy()
+        return self._fn(batch)
 
     def warm_up(self) -> None:
         """Run one inference so the first request does not pay for graph set-up; raises if broken."""
@@ -71,8 +73,14 @@ class Model:
             raise ModelError(f"model at {self.path} gave output of shape {probs.shape}, expected (1, 10)")
 
 
-def load(root: str | Path, version: int | None = None) -> Model:
-    """Load `version` (default: the newest) from a MODEL_DIR, or raise ModelError naming the path."""
+def load(root: str | Path, version: int | None = None, *, runtime: str = "litert", threads: int = 0) -> Model:
+    """Load `version` (default: the newest) from a MODEL_DIR, or raise ModelError naming the path.
+
+    `runtime` "litert" serves the signature compiled with LiteRT on `threads` threads (0: its default) when
+    that gives the signature's own answers, else through TensorFlow.
+    """
+    if runtime not in RUNTIMES:
+        raise ModelError(f"unknown model runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     root = Path(root)
     if version is None:
         found = versions(root)
@@ -85,15 +93,26 @@ def load(root: str | Path, version: int | None = None) -> Model:
 
     try:
         loaded = tf.saved_model.load(str(path))
-        fn = _runner(loaded.signatures["serving_default"])
+        graph = _runner(loaded.signatures["serving_default"])
     except Exception as exc:
         raise ModelError(f"could not load the model at {path.resolve()}: {type(exc).__name__}") from None
+
+    def fn(batch: np.ndarray) -> np.ndarray:
+        return graph(tf.constant(batch, dtype=tf.float32)).numpy()
+
+    used = "tensorflow"
+    if runtime == "litert":
+        from app.litert import compile_signature
+
+        compiled = compile_signature(loaded, SIGNATURE_INPUT, fn, threads)
+        if compiled is not None:
+            fn, used = compiled, "litert"
     metadata_file = path / "metadata.json"
     try:
         metadata = json.loads(metadata_file.read_text()) if metadata_file.is_file() else {}
     except ValueError:
         raise ModelError(f"unreadable metadata file {metadata_file.resolve()}") from None
-    model = Model(version=str(version), path=path, metadata=metadata, _fn=fn, _loaded=loaded)
+    model = Model(version=str(version), path=path, metadata=metadata, _fn=fn, _loaded=loaded, runtime=used)
     try:
         model.warm_up()
     except ModelError:
@@ -152,8 +171,9 @@ def current() -> Model:
 class ModelStore:
     """The version being served; newer versions found in MODEL_DIR are loaded, warmed up and swapped in."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, runtime: str = "litert", threads: int = 0) -> None:
         self.root = Path(root)
+        self.runtime, self.threads = runtime, threads  # how every version is loaded (see load)
         self.model: Model | None = None  # replaced whole, never changed in place: readers need no lock
         self._listeners: list[Callable[[Model, Model | None], None]] = []
         self._refused: dict[int, tuple] = {}  # version -> its folder's state when refused
@@ -173,7 +193,7 @@ class ModelStore:
     def load(self) -> Model:
         """Load the newest version now, or raise ModelError: the service cannot start without one."""
         with self._lock:
-            self._swap(load(self.root))
+            self._swap(load(self.root, runtime=self.runtime, threads=self.threads))
         return self.model
 
     def refresh(self) -> Model | None:
@@ -187,7 +207,7 @@ class ModelStore:
                 if self._refused.get(version) == state:
                     continue  # refused already; tried again only once its files change
                 try:
-                    model = load(self.root, version)
+                    model = load(self.root, version, runtime=self.runtime, threads=self.threads)
                 except ModelError as exc:
                     self._refused[version] = state
                     log.error("model version %s refused, still serving version %s: %s",
@@ -214,7 +234,7 @@ class ModelStore:
 
     def _swap(self, model: Model) -> None:
         old, self.model = self.model, model
-        log.info("serving model version %s from %s", model.version, model.path)
+        log.info("serving model version %s from %s (runtime: %s)", model.version, model.path, model.runtime)
         for listener in self._listeners:
             listener(model, old)
 

@@ -35,6 +35,7 @@ def model_info():
         "input_shape": facts.get("input_shape", [28, 28, 1]),
         "classes": facts.get("classes", list(range(10))),
         "trained_at": facts.get("trained_at"),
+        "runtime": served.runtime,
     }
 
 

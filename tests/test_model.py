@@ -85,3 +85,59 @@ def test_without_tensorflow_internals_the_public_call_serves(shipped):
     probs = runner(batch).numpy()
     np.testing.assert_allclose(probs, shipped.predict(batch), atol=1e-6)  # the same answers either way
     assert (probs.argmax(axis=1) == labels).mean() >= 0.9
+
+
+def _real_batch(count: int) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(DATA / "mnist_sample.npz") as sample:
+        images, labels = sample["x_test"][:count], sample["y_test"][:count]
+    return np.stack([normalize(image) for image in images])[..., None], labels
+
+
+def test_the_shipped_model_is_served_compiled_with_the_signatures_answers(shipped):
+    assert shipped.runtime == "litert"
+    batch, labels = _real_batch(32)
+    in_tensorflow = model.load(DEFAULT_MODEL_DIR, runtime="tensorflow")
+    assert in_tensorflow.runtime == "tensorflow"
+    for size in (1, 5, 32, 1):  # the batch size changes between calls, as it does between uploads
+        np.testing.assert_allclose(shipped.predict(batch[:size]), in_tensorflow.predict(batch[:size]),
+                                   atol=1e-5)
+    assert (shipped.predict(batch).argmax(axis=1) == labels).mean() >= 0.95
+
+
+def test_concurrent_callers_each_get_their_own_answers(shipped):
+    from concurrent.futures import ThreadPoolExecutor
+
+    batch, _ = _real_batch(24)
+    expected = shipped.predict(batch)
+    slices = [slice(i % 7, i % 7 + 1 + i % 5) for i in range(64)]  # different images and batch sizes
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda part: shipped.predict(batch[part]), slices))
+    for part, answer in zip(slices, answers, strict=True):
+        np.testing.assert_allclose(answer, expected[part], atol=1e-5)
+
+
+def test_when_litert_cannot_compile_tensorflow_serves(monkeypatch, caplog):
+    from app import litert
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("converter unavailable")
+
+    monkeypatch.setattr(litert.CompiledModel, "__init__", broken)
+    loaded = model.load(DEFAULT_MODEL_DIR)
+    assert loaded.runtime == "tensorflow"
+    assert "serving through TensorFlow" in caplog.text
+    batch, labels = _real_batch(16)
+    assert (loaded.predict(batch).argmax(axis=1) == labels).mean() >= 0.9
+
+
+def test_when_litert_disagrees_tensorflow_serves(monkeypatch, caplog):
+    from app import litert
+
+    monkeypatch.setattr(litert.CompiledModel, "__call__", lambda self, batch: np.full((len(batch), 10), 0.1))
+    assert model.load(DEFAULT_MODEL_DIR).runtime == "tensorflow"
+    assert "differ" in caplog.text
+
+
+def test_an_unknown_runtime_is_refused():
+    with pytest.raises(model.ModelError, match="unknown model runtime"):
+        model.load(DEFAULT_MODEL_DIR, runtime="onnx")
