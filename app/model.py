@@ -59,7 +59,7 @@ class Model:
     path: Path
     metadata: dict = field(default_factory=dict)
     _fn: Callable[[np.ndarray], np.ndarray] | None = None
-    _loaded: object = None  # the signature needs its SavedModel object alive
+    _loaded: object = None  # a TensorFlow signature needs its SavedModel object alive
     runtime: str = "tensorflow"  # what runs the signature: "litert" (compiled) or "tensorflow"
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
@@ -102,11 +102,12 @@ def load(root: str | Path, version: int | None = None, *, runtime: str = "litert
 
     used = "tensorflow"
     if runtime == "litert":
-        from app.litert import compile_signature
+        from app import litert
 
-        compiled = compile_signature(loaded, SIGNATURE_INPUT, fn, threads)
-        if compiled is not None:
-            fn, used = compiled, "litert"
+        compiled = litert.compile_signature(path, SIGNATURE_INPUT, fn, threads)
+        if compiled is not None:  # TensorFlow's copy of the graph and weights is no longer needed
+            fn, used, loaded, graph = compiled, "litert", None, None
+            litert.release_memory()
     metadata_file = path / "metadata.json"
     try:
         metadata = json.loads(metadata_file.read_text()) if metadata_file.is_file() else {}

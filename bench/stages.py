@@ -71,7 +71,8 @@ def main() -> None:
 
     model.configure_threads(args.threads)
     settings = config.from_env()
-    loaded = model.load(settings["MODEL_DIR"])
+    loaded = model.load(settings["MODEL_DIR"], runtime=settings["MODEL_RUNTIME"], threads=args.threads)
+    print(f"model version {loaded.version}, runtime {loaded.runtime}")
     columns = ("decode", "to_gray", "ink_image", "find_digits", "normalize", "model", "read_digits")
     print(f"{'image':<16}{'digits':>7}" + "".join(f"{c:>13}" for c in columns) + "   (CPU ms, median)")
     for name, (path, _) in IMAGES.items():

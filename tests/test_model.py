@@ -57,17 +57,22 @@ def test_unreadable_model_names_the_path(tmp_path):
         model.load(tmp_path)
 
 
-def test_the_quick_call_gives_the_signatures_own_answers(shipped):
+@pytest.fixture(scope="module")
+def in_tensorflow():
+    return model.load(DEFAULT_MODEL_DIR, runtime="tensorflow")
+
+
+def test_the_quick_call_gives_the_signatures_own_answers(in_tensorflow):
     import tensorflow as tf
 
     with np.load(DATA / "mnist_sample.npz") as sample:
         batch = np.stack([normalize(image) for image in sample["x_test"][:16]])[..., None]
-    signature = shipped._loaded.signatures["serving_default"]
+    signature = in_tensorflow._loaded.signatures["serving_default"]
     public = next(iter(signature(image=tf.constant(batch)).values())).numpy()
-    np.testing.assert_allclose(shipped.predict(batch), public, atol=1e-6)
+    np.testing.assert_allclose(in_tensorflow.predict(batch), public, atol=1e-6)
 
 
-def test_without_tensorflow_internals_the_public_call_serves(shipped):
+def test_without_tensorflow_internals_the_public_call_serves(in_tensorflow):
     class PublicOnly:  # a signature object offering only the documented call
         def __init__(self, signature):
             self.signature = signature
@@ -77,13 +82,13 @@ def test_without_tensorflow_internals_the_public_call_serves(shipped):
         def __call__(self, **kwargs):
             return self.signature(**kwargs)
 
-    runner = model._runner(PublicOnly(shipped._loaded.signatures["serving_default"]))
+    runner = model._runner(PublicOnly(in_tensorflow._loaded.signatures["serving_default"]))
     assert runner.__name__ == "public"
     with np.load(DATA / "mnist_sample.npz") as sample:
         batch = np.stack([normalize(image) for image in sample["x_test"][:16]])[..., None]
         labels = sample["y_test"][:16]
     probs = runner(batch).numpy()
-    np.testing.assert_allclose(probs, shipped.predict(batch), atol=1e-6)  # the same answers either way
+    np.testing.assert_allclose(probs, in_tensorflow.predict(batch), atol=1e-6)  # the same answers either way
     assert (probs.argmax(axis=1) == labels).mean() >= 0.9
 
 
@@ -93,10 +98,9 @@ def _real_batch(count: int) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([normalize(image) for image in images])[..., None], labels
 
 
-def test_the_shipped_model_is_served_compiled_with_the_signatures_answers(shipped):
+def test_the_shipped_model_is_served_compiled_with_the_signatures_answers(shipped, in_tensorflow):
     assert shipped.runtime == "litert"
     batch, labels = _real_batch(32)
-    in_tensorflow = model.load(DEFAULT_MODEL_DIR, runtime="tensorflow")
     assert in_tensorflow.runtime == "tensorflow"
     for size in (1, 5, 32, 1):  # the batch size changes between calls, as it does between uploads
         np.testing.assert_allclose(shipped.predict(batch[:size]), in_tensorflow.predict(batch[:size]),
