@@ -185,7 +185,10 @@ def _background(ink: np.ndarray) -> np.ndarray:
     padded = ink
     if rows * block != height or cols * block != width:
         padded = np.pad(ink, ((0, rows * block - height), (0, cols * block - width)), mode="edge")
-    blocks = padded.reshape(rows, block, cols, block).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
+    blocks = padded.reshape(rows, block, cols, block)
+    if block >= 8:  # every other row and column of a block: as good an estimate at a quarter of the work
+        blocks = blocks[:, ::2, :, ::2]
+    blocks = blocks.transpose(0, 2, 1, 3).reshape(rows, cols, -1)
     level = median(blocks)  # most of a block is paper, so its median is the paper
     level = ndimage.grey_opening(level, size=3, mode="nearest")  # blocks that are mostly ink
     level = ndimage.uniform_filter(level, size=3, mode="nearest")
