@@ -93,13 +93,16 @@ SCHEMAS = {
         },
     },
     "ModelInfo": {
-        "type": "object", "required": ["version", "test_accuracy", "input_shape", "classes", "trained_at"],
+        "type": "object",
+        "required": ["version", "test_accuracy", "input_shape", "classes", "trained_at", "runtime"],
         "properties": {
             "version": {"type": "string"},
             "test_accuracy": {"type": "number", "minimum": 0, "maximum": 1, "nullable": True},
             "input_shape": {"type": "array", "items": {"type": "integer"}},
             "classes": {"type": "array", "items": {"type": "integer"}},
             "trained_at": {"type": "string", "nullable": True},
+            "runtime": {"type": "string", "enum": ["litert", "tensorflow"],
+                        "description": "what runs the SavedModel's signature (see MODEL_RUNTIME)"},
         },
     },
 }

@@ -35,6 +35,7 @@ def measure(server: servers.Server, image: Path, connections: int, seconds: floa
     result = wrk(server.url, image, connections, seconds)
     used = servers.cpu_seconds(server) - before
     result["cpu_ms"] = round(1000 * used / result["requests"], 2) if result["requests"] else 0.0
+    result["cores"] = round(used / result["seconds"], 2) if result["seconds"] else 0.0  # of the machine's
     return result
 
 
@@ -78,13 +79,14 @@ def run(duration: float, warmup: float, connections: list[int], memory_requests:
                          report.row(name, count, "product", measured, ceiling)]
         settings = report.server_settings(product.log, bare.log)
         servers.stop(bare)
-        memory, turn = [], 0
-        for target in (memory_requests, 2 * memory_requests):
+        memory, turn, target = [], 0, memory_requests
+        for _ in range(2):  # after at least N requests, then after N more (the cells may serve over N)
             while served < target:  # every image type in turn, a few seconds at a time
                 path = list(images.values())[turn % len(images)][0]
                 served += wrk(product.url, path, max(connections), min(3.0, duration))["requests"]
                 turn += 1
             memory.append({"after_requests": served, **servers.memory(product)})
+            target = served + memory_requests
     finally:
         servers.stop(product)
         if bare is not None:

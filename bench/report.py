@@ -16,11 +16,14 @@ P50_TARGET = ("28x28 PNG", 5.0)  # ms, at one connection
 
 
 def row(image: str, connections: int, server: str, measured: dict, ceiling: dict) -> dict:
-    """One table row; `ratio` is this server's throughput over the bare endpoint's in the same cell."""
+    """One table row; `ratio` is this server's throughput over the bare endpoint's in the same cell, and
+    `cpu_ratio` the bare endpoint's CPU time per request over this server's."""
     ratio = measured["rps"] / ceiling["rps"] if ceiling["rps"] else 0.0
+    cpu_ratio = ceiling["cpu_ms"] / measured["cpu_ms"] if measured["cpu_ms"] else 0.0
     return {"image": image, "connections": connections, "server": server, "requests": measured["requests"],
             "rps": measured["rps"], "p50_ms": measured["p50_ms"], "p99_ms": measured["p99_ms"],
-            "errors": measured["errors"], "cpu_ms": measured["cpu_ms"], "ratio": round(ratio, 3)}
+            "errors": measured["errors"], "cpu_ms": measured["cpu_ms"], "cores": measured["cores"],
+            "ratio": round(ratio, 3), "cpu_ratio": round(cpu_ratio, 3)}
 
 
 def server_settings(product_log: Path, bare_log: Path) -> dict:
@@ -53,8 +56,11 @@ def targets(rows: list[dict], memory: list[dict], startup: float, found: dict, e
     product = {(r["image"], r["connections"]): r for r in rows if r["server"] == "product"}
     most = max(c for _, c in product)
     least = min(c for _, c in product)
-    out = [_target(f"{image} throughput at {most} connections, share of bare", product[image, most]["ratio"],
-                   ">=", limit) for image, limit in RATIO_TARGETS.items() if (image, most) in product]
+    # The lower of the two shares: a bare cell that ran on one core (its keep-alive connections all landed
+    # on one worker) halves its req/s, not its CPU per request, and must not make the product look close.
+    out = [_target(f"{image} throughput at {most} connections, share of bare (lower of req/s and CPU/req)",
+                   min(product[image, most]["ratio"], product[image, most]["cpu_ratio"]), ">=", limit)
+           for image, limit in RATIO_TARGETS.items() if (image, most) in product]
     image, p50 = P50_TARGET
     if (image, least) in product:
         out.append(_target(f"{image} p50 at {least} connection(s), ms", product[image, least]["p50_ms"],
@@ -95,12 +101,13 @@ def markdown(result: dict) -> str:
              f"{m['load_average_1min']} at the end; gunicorn {s['worker_class']} x {s['workers']} workers, "
              f"{s['threads']} threads each (bare: {s['bare']['worker_class']} x {s['bare']['workers']}); "
              f"{result['seconds_per_cell']:g} s per cell.", "",
-             "| image | conns | server | req/s | p50 ms | p99 ms | errors | CPU ms/req | ratio to bare |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+             "| image | conns | server | req/s | p50 ms | p99 ms | errors | CPU ms/req | cores used "
+             "| req/s ratio | CPU ratio |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
         lines.append(f"| {r['image']} | {r['connections']} | {r['server']} | {r['rps']:.0f} "
                      f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {r['cpu_ms']:.2f} "
-                     f"| {r['ratio']:.0%} |")
+                     f"| {r['cores']:.2f} | {r['ratio']:.0%} | {r['cpu_ratio']:.0%} |")
     lines += ["", "| after requests | processes | RSS total MB | PSS total MB |", "|---:|---:|---:|---:|"]
     lines += [f"| {x['after_requests']} | {x['processes']} | {x['rss_mb']} | {x['pss_mb']} |"
               for x in result["memory"]]

@@ -60,8 +60,9 @@ def test_smoke_run_reads_every_digit(smoke_report):
 @pytest.mark.slow
 def test_smoke_run_measures_memory_and_startup(smoke_report):
     first, second = smoke_report["memory"]
-    assert 60 <= first["after_requests"] <= second["after_requests"]
-    assert second["after_requests"] >= 120
+    # The smoke run asks for 60: memory after at least 60 requests, then after at least 60 more.
+    assert first["after_requests"] >= 60
+    assert second["after_requests"] >= first["after_requests"] + 60
     assert first["processes"] >= 2 and first["rss_mb"] > 0 and first["pss_mb"] > 0
     assert smoke_report["startup_seconds"] > 0
     assert smoke_report["machine"]["cores"] >= 1
