@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,8 @@ IMAGES = {  # name -> (file, digits in it)
     "5-digit row": (HERE / "images" / "row_5.png", 5),
 }
 LUA = HERE / "post.lua"
+CELL_TRIES = 3  # a cell where a server used under BALANCED of the cores it could use is measured again
+BALANCED = 0.8
 
 
 def measure(server: servers.Server, image: Path, connections: int, seconds: float) -> dict:
@@ -69,14 +72,25 @@ def run(duration: float, warmup: float, connections: list[int], memory_requests:
             wrk(bare.url, path, max(connections), warmup)
             served += wrk(product.url, path, max(connections), warmup)["requests"]
         rows = []
+        from app import gunicorn_conf  # WORKERS from this environment, as both servers read it
+
+        usable = min(os.cpu_count() or 1, gunicorn_conf.workers)  # cores the servers can keep busy
         for name, (path, _) in images.items():
             for count in connections:
-                # Alternate the two servers cell by cell, so a noisy neighbour hits both alike.
-                ceiling = measure(bare, path, count, duration)
-                measured = measure(product, path, count, duration)
-                served += measured["requests"]
-                rows += [report.row(name, count, "bare", ceiling, ceiling),
-                         report.row(name, count, "product", measured, ceiling)]
+                tries = 0
+                while True:
+                    tries += 1
+                    # Alternate the two servers cell by cell, so a noisy neighbour hits both alike.
+                    ceiling = measure(bare, path, count, duration)
+                    measured = measure(product, path, count, duration)
+                    served += measured["requests"]
+                    # With keep-alive, wrk's few connections can all land on one gthread worker, which then
+                    # runs on one core: that measures where the connections fell, not the server. Again.
+                    balanced = min(ceiling["cores"], measured["cores"]) >= BALANCED * usable
+                    if count < usable or balanced or tries == CELL_TRIES:
+                        break
+                rows += [report.row(name, count, "bare", ceiling, ceiling, tries),
+                         report.row(name, count, "product", measured, ceiling, tries)]
         settings = report.server_settings(product.log, bare.log)
         servers.stop(bare)
         memory, turn, target = [], 0, memory_requests

@@ -15,7 +15,7 @@ RATIO_TARGETS = {"28x28 PNG": 0.5, "600x600 JPEG": 0.3, "5-digit row": 0.2}  # a
 P50_TARGET = ("28x28 PNG", 5.0)  # ms, at one connection
 
 
-def row(image: str, connections: int, server: str, measured: dict, ceiling: dict) -> dict:
+def row(image: str, connections: int, server: str, measured: dict, ceiling: dict, tries: int = 1) -> dict:
     """One table row; `ratio` is this server's throughput over the bare endpoint's in the same cell, and
     `cpu_ratio` the bare endpoint's CPU time per request over this server's."""
     ratio = measured["rps"] / ceiling["rps"] if ceiling["rps"] else 0.0
@@ -23,7 +23,7 @@ def row(image: str, connections: int, server: str, measured: dict, ceiling: dict
     return {"image": image, "connections": connections, "server": server, "requests": measured["requests"],
             "rps": measured["rps"], "p50_ms": measured["p50_ms"], "p99_ms": measured["p99_ms"],
             "errors": measured["errors"], "cpu_ms": measured["cpu_ms"], "cores": measured["cores"],
-            "ratio": round(ratio, 3), "cpu_ratio": round(cpu_ratio, 3)}
+            "ratio": round(ratio, 3), "cpu_ratio": round(cpu_ratio, 3), "tries": tries}
 
 
 def server_settings(product_log: Path, bare_log: Path) -> dict:
@@ -102,12 +102,12 @@ def markdown(result: dict) -> str:
              f"{s['threads']} threads each (bare: {s['bare']['worker_class']} x {s['bare']['workers']}); "
              f"{result['seconds_per_cell']:g} s per cell.", "",
              "| image | conns | server | req/s | p50 ms | p99 ms | errors | CPU ms/req | cores used "
-             "| req/s ratio | CPU ratio |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| req/s ratio | CPU ratio | tries |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
         lines.append(f"| {r['image']} | {r['connections']} | {r['server']} | {r['rps']:.0f} "
                      f"| {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {r['cpu_ms']:.2f} "
-                     f"| {r['cores']:.2f} | {r['ratio']:.0%} | {r['cpu_ratio']:.0%} |")
+                     f"| {r['cores']:.2f} | {r['ratio']:.0%} | {r['cpu_ratio']:.0%} | {r.get('tries', 1)} |")
     lines += ["", "| after requests | processes | RSS total MB | PSS total MB |", "|---:|---:|---:|---:|"]
     lines += [f"| {x['after_requests']} | {x['processes']} | {x['rss_mb']} | {x['pss_mb']} |"
               for x in result["memory"]]
