@@ -51,7 +51,7 @@ def find_digits(mask: np.ndarray, *, single: bool = False) -> list[Digit]:
     groups = [g for g in groups if g.area >= max(3, 0.02 * largest)]
     if not groups:
         return []
-    groups = [_merge_all(groups)] if single else _merge_broken(_merge_columns(groups))
+    groups = [_merge_all(groups)] if single else _merge_broken(_merge_caps(_merge_columns(groups)))
     groups = _drop_specks(groups, min(mask.shape))
     return [_digit(labels, count, g) for g in sorted(groups, key=lambda g: g.x0 + g.x1)]
 
@@ -96,6 +96,27 @@ def _merge_columns(groups: list[_Group]) -> list[_Group]:
         else:
             merged.append(group)
     return merged
+
+
+def _merge_caps(groups: list[_Group]) -> list[_Group]:
+    """Join a short piece beside the upper half of a tall one: a 5's bar drawn with the pen lifted, which
+    lands past the body's right edge (so no column is shared), or a 7's detached top stroke."""
+    tallest = max(g.y1 - g.y0 for g in groups)
+    tall = [g for g in groups if g.y1 - g.y0 >= 0.6 * tallest]
+    kept = []
+    for piece in groups:
+        height = piece.y1 - piece.y0
+        owner = None
+        if height <= 0.45 * tallest:
+            near = [(max(piece.x0 - g.x1, g.x0 - piece.x1, 0), g) for g in tall
+                    if piece.y1 <= g.y0 + 0.5 * (g.y1 - g.y0) and piece.y0 >= g.y0 - 0.5 * (g.y1 - g.y0)]
+            near = [(gap, g) for gap, g in near if gap <= 0.35 * (g.y1 - g.y0)]
+            owner = min(near, key=lambda pair: pair[0])[1] if near else None
+        if owner is None:
+            kept.append(piece)
+        else:
+            owner.absorb(piece)
+    return kept
 
 
 def _drop_specks(groups: list[_Group], short_side: int) -> list[_Group]:

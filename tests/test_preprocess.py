@@ -111,6 +111,14 @@ def test_an_mnist_sized_image_is_one_digit_even_in_pieces():
     assert result.batch.shape[0] == 1 and result.boxes[0][2] >= 10
 
 
+def test_a_bar_drawn_apart_beside_the_top_of_a_digit_is_part_of_it():
+    # A real MNIST test 5 drawn on a canvas: the bar, a separate stroke, ends past the body's right edge.
+    result = prepared("canvas_lifted_bar_5.png")
+    assert result.batch.shape[0] == 1
+    x, y, w, h = result.boxes[0]
+    assert w >= 0.6 * h  # the box spans the bar as well as the body
+
+
 @pytest.mark.parametrize(("size", "one"), [((28, 28), True), ((16, 16), True), ((32, 30), True),
                                            ((56, 28), False), ((33, 33), False), ((200, 200), False)])
 def test_only_small_squarish_images_are_taken_as_one_digit(size, one):

@@ -75,6 +75,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("detached_bar_5.png", evalkit.mnist(x[694], "5").data)  # the 5's bar does not touch its body
     write("exif_rotated_7.jpg", evalkit.paper(x[first[7]], "7", rng(7), orientation=6, fmt="JPEG").data)
     write("canvas_3.png", evalkit.canvas(x[CLEAR[3]], "3", rng(3), stroke=12).data)
+    # The same 5 on a canvas: its bar, drawn with the pen lifted, ends beside the body, past its columns.
+    write("canvas_lifted_bar_5.png", evalkit.canvas(x[694], "5", rng([5, 694]), stroke=12).data)
     write("white_on_black_4.png", page(x[first[4]], 120, (200, 170), (35, 38, 40), (235, 235, 225), rng(4)))
     write("black_on_white_2.png", page(x[first[2]], 100, (160, 150), (255, 255, 255), (0, 0, 0), rng(2),
                                       noise=False))
