@@ -2,8 +2,8 @@
 
 The SavedModel stays the model: it is loaded and checked first, and its signature is what gets compiled,
 in memory, by TensorFlow's own converter. The compiled copy serves only if it gives the signature's own
-answers on a probe batch. It saves most of TensorFlow's per-call executor work: about 0.3 ms instead of
-1.3 ms for a one-digit call on one core (docs/PERFORMANCE.md).
+answers on a probe batch. It saves most of TensorFlow's per-call executor work: 0.36 ms instead of 0.94 ms
+for a one-digit call on one core (`python -m bench.stages`, docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
