@@ -100,7 +100,7 @@ def _merge_columns(groups: list[_Group]) -> list[_Group]:
 
 def _merge_caps(groups: list[_Group]) -> list[_Group]:
     """Join a short piece beside the upper half of a tall one: a 5's bar drawn with the pen lifted, which
-    lands past the body's right edge (so no column is shared), or a 7's detached top stroke."""
+    lands past the body's right edge, so no column is shared."""
     tallest = max(g.y1 - g.y0 for g in groups)
     tall = [g for g in groups if g.y1 - g.y0 >= 0.6 * tallest]
     kept = []

@@ -57,6 +57,12 @@ def test_unreadable_model_names_the_path(tmp_path):
         model.load(tmp_path)
 
 
+def _real_batch(count: int) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(DATA / "mnist_sample.npz") as sample:
+        images, labels = sample["x_test"][:count], sample["y_test"][:count]
+    return np.stack([normalize(image) for image in images])[..., None], labels
+
+
 @pytest.fixture(scope="module")
 def in_tensorflow():
     return model.load(DEFAULT_MODEL_DIR, runtime="tensorflow")
@@ -65,8 +71,7 @@ def in_tensorflow():
 def test_the_quick_call_gives_the_signatures_own_answers(in_tensorflow):
     import tensorflow as tf
 
-    with np.load(DATA / "mnist_sample.npz") as sample:
-        batch = np.stack([normalize(image) for image in sample["x_test"][:16]])[..., None]
+    batch, _ = _real_batch(16)
     signature = in_tensorflow._loaded.signatures["serving_default"]
     public = next(iter(signature(image=tf.constant(batch)).values())).numpy()
     np.testing.assert_allclose(in_tensorflow.predict(batch), public, atol=1e-6)
@@ -84,18 +89,11 @@ def test_without_tensorflow_internals_the_public_call_serves(in_tensorflow):
 
     runner = model._runner(PublicOnly(in_tensorflow._loaded.signatures["serving_default"]))
     assert runner.__name__ == "public"
-    with np.load(DATA / "mnist_sample.npz") as sample:
-        batch = np.stack([normalize(image) for image in sample["x_test"][:16]])[..., None]
-        labels = sample["y_test"][:16]
+    batch, labels = _real_batch(16)
     probs = runner(batch).numpy()
     np.testing.assert_allclose(probs, in_tensorflow.predict(batch), atol=1e-6)  # the same answers either way
     assert (probs.argmax(axis=1) == labels).mean() >= 0.9
 
-
-def _real_batch(count: int) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(DATA / "mnist_sample.npz") as sample:
-        images, labels = sample["x_test"][:count], sample["y_test"][:count]
-    return np.stack([normalize(image) for image in images])[..., None], labels
 
 
 def test_the_shipped_model_is_served_compiled_with_the_signatures_answers(shipped, in_tensorflow):
