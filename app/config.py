@@ -38,7 +38,8 @@ def from_env() -> dict:
         "REQUEST_LOG": os.environ.get("REQUEST_LOG", "1") != "0",
         # TensorFlow threads per worker; 0 lets the serve command decide from cores and workers.
         "TF_THREADS": _int("TF_THREADS", 0),
-        # What runs the SavedModel's signature: "litert" (compiled at load, checked against TensorFlow's
-        # answers, TensorFlow if that fails) or "tensorflow".
-        "MODEL_RUNTIME": os.environ.get("MODEL_RUNTIME") or "litert",
+        # What runs the SavedModel's signature: "litert-int8" (compiled at load with int8 weights),
+        # "litert" (compiled in float) or "tensorflow". A compiled copy serves only if it gives the
+        # signature's answers on the probe digits saved with the model; else the next one down does.
+        "MODEL_RUNTIME": os.environ.get("MODEL_RUNTIME") or "litert-int8",
     }

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 SIGNATURE_INPUT = "image"
-# How the loaded SavedModel's signature is run: compiled with LiteRT (falls back to TensorFlow when that
-# fails or disagrees), or called in TensorFlow.
-RUNTIMES = ("litert", "tensorflow")
+# How the loaded SavedModel's signature is run: compiled with LiteRT with int8 weights, or in float (each
+# falls back to the next when it fails or disagrees with the signature), or called in TensorFlow.
+RUNTIMES = ("litert-int8", "litert", "tensorflow")
 log = logging.getLogger(__name__)
 
 
@@ -60,7 +60,7 @@ class Model:
     metadata: dict = field(default_factory=dict)
     _fn: Callable[[np.ndarray], np.ndarray] | None = None
     _loaded: object = None  # a TensorFlow signature needs its SavedModel object alive
-    runtime: str = "tensorflow"  # what runs the signature: "litert" (compiled) or "tensorflow"
+    runtime: str = "tensorflow"  # what runs the signature: one of RUNTIMES
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """(n, 28, 28, 1) float32 in 0..1 -> (n, 10) probabilities, in one call of the graph."""
@@ -73,11 +73,12 @@ class Model:
             raise ModelError(f"model at {self.path} gave output of shape {probs.shape}, expected (1, 10)")
 
 
-def load(root: str | Path, version: int | None = None, *, runtime: str = "litert", threads: int = 0) -> Model:
+def load(root: str | Path, version: int | None = None, *, runtime: str = "litert-int8",
+         threads: int = 0) -> Model:
     """Load `version` (default: the newest) from a MODEL_DIR, or raise ModelError naming the path.
 
-    `runtime` "litert" serves the signature compiled with LiteRT on `threads` threads (0: its default) when
-    that gives the signature's own answers, else through TensorFlow.
+    `runtime` "litert-int8" or "litert" serves the signature compiled with LiteRT on `threads` threads (0:
+    its default) when that gives the signature's own answers (see app.litert), else through TensorFlow.
     """
     if runtime not in RUNTIMES:
         raise ModelError(f"unknown model runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
@@ -101,12 +102,15 @@ def load(root: str | Path, version: int | None = None, *, runtime: str = "litert
         return graph(tf.constant(batch, dtype=tf.float32)).numpy()
 
     used = "tensorflow"
-    if runtime == "litert":
+    if runtime != "tensorflow":
         from app import litert
 
-        compiled = litert.compile_signature(path, SIGNATURE_INPUT, fn, threads)
-        if compiled is not None:  # TensorFlow's copy of the graph and weights is no longer needed
-            fn, used, loaded, graph = compiled, "litert", None, None
+        compiled = litert.compile_signature(path, SIGNATURE_INPUT, fn, threads,
+                                            quantize=runtime == "litert-int8")
+        if compiled is None:
+            log.warning("serving model %s through TensorFlow", version)
+        else:  # TensorFlow's copy of the graph and weights is no longer needed
+            (fn, used), loaded, graph = compiled, None, None
             litert.release_memory()
     metadata_file = path / "metadata.json"
     try:
@@ -172,7 +176,7 @@ def current() -> Model:
 class ModelStore:
     """The version being served; newer versions found in MODEL_DIR are loaded, warmed up and swapped in."""
 
-    def __init__(self, root: str | Path, *, runtime: str = "litert", threads: int = 0) -> None:
+    def __init__(self, root: str | Path, *, runtime: str = "litert-int8", threads: int = 0) -> None:
         self.root = Path(root)
         self.runtime, self.threads = runtime, threads  # how every version is loaded (see load)
         self.model: Model | None = None  # replaced whole, never changed in place: readers need no lock

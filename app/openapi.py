@@ -101,7 +101,7 @@ SCHEMAS = {
             "input_shape": {"type": "array", "items": {"type": "integer"}},
             "classes": {"type": "array", "items": {"type": "integer"}},
             "trained_at": {"type": "string", "nullable": True},
-            "runtime": {"type": "string", "enum": ["litert", "tensorflow"],
+            "runtime": {"type": "string", "enum": ["litert-int8", "litert", "tensorflow"],
                         "description": "what runs the SavedModel's signature (see MODEL_RUNTIME)"},
         },
     },

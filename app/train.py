@@ -22,6 +22,7 @@ from app.preprocess import INPUT_SIZE
 SEED = 20261123
 BATCH_SIZE = 128
 VALIDATION = 5000  # training digits held out for validation and --target-accuracy
+PROBE_DIGITS = 256  # MNIST test digits saved with the model, to check compiled copies on (app.litert)
 log = logging.getLogger(__name__)
 
 
@@ -124,7 +125,7 @@ def train(data: str | None, out_dir: str, *, epochs: int = 11, copies: int = 1, 
         "data_sha256": digest, "training_digits": int(len(pool_labels)), "seed": SEED,
         "training_precision": precision,
         "val_accuracy": float(history.history["val_accuracy"][-1]),
-    })
+    }, probe=test[:PROBE_DIGITS])
 
 
 def _dataset(pool: np.ndarray, labels: np.ndarray):
@@ -158,9 +159,11 @@ def stop_at_accuracy(target: float):
     return StopAtAccuracy()
 
 
-def export(model, out_dir: str, facts: dict) -> Path:
-    """Write models/<version>/ (SavedModel with serving_default) and metadata.json beside it."""
+def export(model, out_dir: str, facts: dict, probe: np.ndarray | None = None) -> Path:
+    """Write models/<version>/: the SavedModel (serving_default), metadata.json and the probe digits."""
     import tensorflow as tf
+
+    from app.litert import save_probe
 
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -172,6 +175,8 @@ def export(model, out_dir: str, facts: dict) -> Path:
                 "input_shape": [INPUT_SIZE, INPUT_SIZE, 1], "classes": list(range(10)),
                 "tensorflow": tf.__version__, **facts}
     (staging / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
+    if probe is not None:
+        save_probe(staging, probe)
     staging.rename(target)
     log.info("exported model version %s to %s", version, target)
     return target

@@ -128,7 +128,7 @@ def test_the_image_serves_the_shipped_model_and_reports_healthy(image):
         answer = post_image(url, DATA / "digit_7.png")
         assert answer["digits"] == "7"
         with urllib.request.urlopen(url + "/model", timeout=10) as response:
-            assert json.loads(response.read())["runtime"] == "litert"  # LiteRT is in the image and agrees
+            assert json.loads(response.read())["runtime"] == "litert-int8"  # LiteRT is in the image, agrees
         with urllib.request.urlopen(url + "/healthz", timeout=10) as response:
             assert response.status == 200 and json.loads(response.read()) == {"status": "ok"}
         assert health(name) == "healthy"

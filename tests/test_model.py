@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 
-from app import model
+from app import litert, model
 from app.augment import normalize
 from app.config import DEFAULT_MODEL_DIR
 
@@ -96,14 +97,30 @@ def test_without_tensorflow_internals_the_public_call_serves(in_tensorflow):
 
 
 
-def test_the_shipped_model_is_served_compiled_with_the_signatures_answers(shipped, in_tensorflow):
-    assert shipped.runtime == "litert"
+def test_the_shipped_model_is_served_with_int8_weights_giving_the_signatures_answers(shipped, in_tensorflow):
+    assert shipped.runtime == "litert-int8"
     batch, labels = _real_batch(32)
-    assert in_tensorflow.runtime == "tensorflow"
     for size in (1, 5, 32, 1):  # the batch size changes between calls, as it does between uploads
-        np.testing.assert_allclose(shipped.predict(batch[:size]), in_tensorflow.predict(batch[:size]),
-                                   atol=1e-5)
+        answers, expected = shipped.predict(batch[:size]), in_tensorflow.predict(batch[:size])
+        np.testing.assert_array_equal(answers.argmax(axis=1), expected.argmax(axis=1))
+        np.testing.assert_allclose(answers, expected, atol=litert.QUANTIZED_TOLERANCE)
     assert (shipped.predict(batch).argmax(axis=1) == labels).mean() >= 0.95
+
+
+def test_a_digits_answer_does_not_depend_on_the_others_in_its_upload(shipped):
+    batch, _ = _real_batch(8)
+    alone = np.concatenate([shipped.predict(batch[i:i + 1]) for i in range(len(batch))])
+    together = shipped.predict(np.concatenate([batch, np.ones_like(batch[:2]), np.zeros_like(batch[:1])]))
+    np.testing.assert_array_equal(together[:len(batch)], alone)  # int8 inputs are scaled digit by digit
+
+
+def test_the_float_runtime_gives_the_signatures_answers(in_tensorflow):
+    compiled = model.load(DEFAULT_MODEL_DIR, runtime="litert")
+    assert compiled.runtime == "litert"
+    batch, _ = _real_batch(32)
+    for size in (1, 5, 32):
+        np.testing.assert_allclose(compiled.predict(batch[:size]), in_tensorflow.predict(batch[:size]),
+                                   atol=litert.TOLERANCE)
 
 
 def test_concurrent_callers_each_get_their_own_answers(shipped):
@@ -115,29 +132,47 @@ def test_concurrent_callers_each_get_their_own_answers(shipped):
     with ThreadPoolExecutor(4) as pool:
         answers = list(pool.map(lambda part: shipped.predict(batch[part]), slices))
     for part, answer in zip(slices, answers, strict=True):
-        np.testing.assert_allclose(answer, expected[part], atol=1e-5)
+        np.testing.assert_allclose(answer, expected[part], atol=1e-6)
+
+
+def test_without_probe_digits_the_float_copy_serves(tmp_path, caplog):
+    copy = tmp_path / "2"
+    shutil.copytree(DEFAULT_MODEL_DIR / "2", copy)
+    (copy / litert.PROBE_FILE).unlink()
+    loaded = model.load(tmp_path)
+    assert loaded.runtime == "litert"
+    assert "no probe.npz" in caplog.text
+
+
+def test_when_the_int8_copy_changes_an_answer_the_float_copy_serves(monkeypatch, caplog):
+    real_call = litert.CompiledModel.__call__
+
+    def int8_swaps_two_classes(self, batch):
+        answers = real_call(self, batch)
+        return answers[:, [1, 0, *range(2, 10)]] if self.quantized else answers
+
+    monkeypatch.setattr(litert.CompiledModel, "__call__", int8_swaps_two_classes)
+    loaded = model.load(DEFAULT_MODEL_DIR)
+    assert loaded.runtime == "litert"
+    assert "int8 copy differs" in caplog.text
 
 
 def test_when_litert_cannot_compile_tensorflow_serves(monkeypatch, caplog):
-    from app import litert
-
     def broken(*args, **kwargs):
         raise RuntimeError("converter unavailable")
 
     monkeypatch.setattr(litert.CompiledModel, "__init__", broken)
     loaded = model.load(DEFAULT_MODEL_DIR)
     assert loaded.runtime == "tensorflow"
-    assert "serving through TensorFlow" in caplog.text
+    assert "serving model 2 through TensorFlow" in caplog.text
     batch, labels = _real_batch(16)
     assert (loaded.predict(batch).argmax(axis=1) == labels).mean() >= 0.9
 
 
 def test_when_litert_disagrees_tensorflow_serves(monkeypatch, caplog):
-    from app import litert
-
     monkeypatch.setattr(litert.CompiledModel, "__call__", lambda self, batch: np.full((len(batch), 10), 0.1))
     assert model.load(DEFAULT_MODEL_DIR).runtime == "tensorflow"
-    assert "differ" in caplog.text
+    assert "differs" in caplog.text
 
 
 def test_an_unknown_runtime_is_refused():
