@@ -39,15 +39,17 @@ def stage_times(data: bytes, loaded, settings: dict, repeats: int = REPEATS) -> 
     from app.segment import find_digits
 
     limit = settings["MAX_IMAGE_PIXELS"]
-    image = preprocess.decode(data, max_pixels=limit)
-    gray, _ = preprocess.to_gray(image)
+    image = preprocess.decode(data, max_pixels=limit, coarse=True)
+    factor = preprocess.coarse_reduction(*image.info["original_size"])  # the first reading (see prepare)
+    gray, _ = preprocess.to_gray(image, factor)
     ink = preprocess.ink_image(gray)
     mask = ink >= settings["THRESHOLD"]
     digits = find_digits(mask)
     batch = preprocess.prepare(data).batch
     times = {
-        "decode": _cpu_ms(lambda: preprocess.decode(data, max_pixels=limit), repeats),
-        "to_gray": _cpu_ms(lambda: preprocess.to_gray(preprocess.decode(data, max_pixels=limit)), repeats),
+        "decode": _cpu_ms(lambda: preprocess.decode(data, max_pixels=limit, coarse=True), repeats),
+        "to_gray": _cpu_ms(lambda: preprocess.to_gray(preprocess.decode(data, max_pixels=limit, coarse=True),
+                                                      factor), repeats),
         "ink_image": _cpu_ms(lambda: preprocess.ink_image(gray), repeats),
         "find_digits": _cpu_ms(lambda: find_digits(ink >= settings["THRESHOLD"]), repeats),
         "normalize": _cpu_ms(lambda: [preprocess.normalize_digit(ink, d) for d in digits], repeats),

@@ -123,3 +123,41 @@ def test_a_bar_drawn_apart_beside_the_top_of_a_digit_is_part_of_it():
                                            ((56, 28), False), ((33, 33), False), ((200, 200), False)])
 def test_only_small_squarish_images_are_taken_as_one_digit(size, one):
     assert preprocess.holds_one_digit(*size) is one
+
+
+@pytest.fixture
+def reductions(monkeypatch):
+    """The factors each upload was reduced by, reading after reading."""
+    factors = []
+    real = preprocess.to_gray
+
+    def spy(image, factor=0):
+        gray, scale = real(image, factor)
+        factors.append(round(scale))
+        return gray, scale
+
+    monkeypatch.setattr(preprocess, "to_gray", spy)
+    return factors
+
+
+def test_a_large_photo_is_read_once_at_a_coarse_size_when_its_digit_is_big(reductions):
+    prepared = preprocess.prepare((DATA / "photo_big_digit_9.jpg").read_bytes())  # 1200x900, digit 520 px
+    assert reductions == [8]  # 150x113 px: a quarter of the pixels of 300x225
+    [(x, y, w, h)] = prepared.boxes
+    assert prepared.size == (1200, 900)
+    assert abs(x + w / 2 - 600) < 30 and abs(y + h / 2 - 450) < 30 and 480 <= h <= 540  # in upload pixels
+
+
+def test_a_small_digit_on_a_large_photo_is_read_again_at_the_finer_size(reductions):
+    prepared = preprocess.prepare((DATA / "photo_small_digit_4.jpg").read_bytes())  # 1600x1200, digit 110 px
+    assert reductions == [8, 4]  # 14 px tall at 200x150: too small to trust, so read again at 400x300
+    [(x, y, w, h)] = prepared.boxes
+    assert abs(x + w / 2 - 800) < 20 and abs(y + h / 2 - 600) < 20 and 95 <= h <= 120
+    crop = prepared.batch[0, ..., 0]
+    assert crop.max() == pytest.approx(1.0) and 60 < (crop > 0.5).sum() < 250  # strokes, not a blob
+
+
+def test_pages_with_no_coarser_size_to_try_are_read_once(reductions):
+    for name in ("canvas_3.png", "exif_rotated_7.jpg", "row_2025.png", "digit_7.png"):  # shorter side < 512
+        preprocess.prepare((DATA / name).read_bytes())
+    assert len(reductions) == 4

@@ -66,6 +66,12 @@ def write(name: str, data: bytes | Image.Image) -> None:
     (HERE / name).write_bytes(data)
 
 
+def jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
 def make(x: np.ndarray, y: np.ndarray) -> None:
     """Every sample file; each from its own seed so that one can change without moving the others."""
     first = {d: int(np.flatnonzero(y == d)[0]) for d in range(10)}
@@ -87,6 +93,11 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("blank_page.png", blank(rng(10)))
     write("speck.png", blank(rng(11), speck=True))
     write("typed_7.png", evalkit.typed("7", rng(18), font="LiberationSans-Regular", fmt="PNG").data)
+    # Phone-camera sizes: read first at about 170x130 px; the small digit is read again at 320x240.
+    write("photo_big_digit_9.jpg", jpeg(page(x[CLEAR[9]], 520, (1200, 900), (236, 232, 222), (60, 60, 80),
+                                             rng(9))))
+    write("photo_small_digit_4.jpg", jpeg(page(x[first[4]], 110, (1600, 1200), (236, 232, 222),
+                                               (60, 60, 80), rng(40))))
     frames = [page(x[CLEAR[6]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(6), noise=False),
               page(x[CLEAR[1]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(1), noise=False)]
     buffer = io.BytesIO()
