@@ -109,7 +109,8 @@ def _compile(path: Path, input_name: str, reference: Callable[[np.ndarray], np.n
         if quantize:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]  # no representative data: weights only
         compiled = CompiledModel(converter.convert(), input_name, threads, quantized=quantize)
-        answers, expected = compiled(probe), reference(probe)
+        # In uploads' batch sizes: one large batch would leave both runtimes holding its working memory.
+        answers, expected = _by_parts(compiled, probe), _by_parts(reference, probe)
     except Exception as exc:  # no LiteRT for this platform, an op it lacks, a converter failure
         log.warning("LiteRT could not compile the %s copy of the model (%s: %s)", kind, type(exc).__name__,
                     exc)
@@ -122,6 +123,10 @@ def _compile(path: Path, input_name: str, reference: Callable[[np.ndarray], np.n
                     "answers changed", kind, difference, changed, len(probe))
         return None
     return compiled
+
+
+def _by_parts(predict: Callable[[np.ndarray], np.ndarray], batch: np.ndarray, size: int = 8) -> np.ndarray:
+    return np.concatenate([predict(batch[start:start + size]) for start in range(0, len(batch), size)])
 
 
 def release_memory() -> None:
