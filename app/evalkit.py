@@ -195,7 +195,8 @@ def _enlarge(digit: np.ndarray, height: int) -> tuple[np.ndarray, float]:
 
 def _resize(ink: np.ndarray, factor: float) -> np.ndarray:
     size = (max(1, round(ink.shape[1] * factor)), max(1, round(ink.shape[0] * factor)))
-    return np.clip(np.asarray(Image.fromarray(ink, "F").resize(size, Image.BILINEAR)), 0.0, 1.0)
+    image = Image.fromarray(ink.astype(np.float32), "F")  # mode F reads the buffer as float32, whatever it is
+    return np.clip(np.asarray(image.resize(size, Image.BILINEAR)), 0.0, 1.0)
 
 
 def _rotate(ink: np.ndarray, degrees: float) -> np.ndarray:

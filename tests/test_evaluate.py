@@ -76,6 +76,18 @@ def test_canvas_drawings_are_transparent_with_black_antialiased_strokes(digits):
         assert ((alpha > 0) & (alpha < 255)).any()  # soft edges, as a browser draws them
 
 
+def test_a_wide_drawing_shrunk_to_fit_its_canvas_keeps_solid_strokes(digits):
+    x, y = digits
+    wide = x[1722]  # a 2 five thirds as wide as it is tall
+    assert y[1722] == 2
+    sample = evalkit.canvas(wide, "2", np.random.default_rng(1), stroke=12)  # a 295 px canvas
+    assert evalkit.pen_drawing(wide, 246, 12).shape[1] > 295 - 4  # at the height this seed picks: too wide
+    with Image.open(io.BytesIO(sample.data)) as image:
+        alpha = np.asarray(image)[..., 3].astype(int)
+    core = alpha[alpha > 0]
+    assert (core == 255).mean() > 0.5  # a pen's solid line with soft edges, not a half-transparent pattern
+
+
 def test_rows_and_typed_digits_expect_the_whole_string(digits):
     for sample in evalkit.generate("row", *digits, 10, seed=0):
         assert 2 <= len(sample.expected) <= 6 and sample.expected.isdigit()
