@@ -89,7 +89,7 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
     """The pipeline from a grey-level array (0-255, any polarity) to model input."""
     ink = ink_image(gray)
     mask = ink >= ink_threshold(ink, threshold)
-    digits = find_digits(mask, single=single)
+    digits = find_digits(mask, single=single, ink=ink)
     if not digits:
         raise NoDigitFound()
     digits = digits[:max_digits]

@@ -10,6 +10,25 @@ from scipy import ndimage
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 MIN_DIGIT_PIXELS = 6  # a digit is at least this tall or wide in the working image
 MIN_DIGIT_FRACTION = 0.04  # ... and at least this fraction of the image's shorter side
+# A straight line of ink across at least LINE_SPAN of the image (runs of at least LINE_RUN of its width,
+# joined across gaps of LINE_GAP) is paper's ruling or a page's edge, not a digit. Its band: its median
+# thickness plus LINE_MARGIN px each side, along its centre line smoothed over LINE_SMOOTH px.
+LINE_SPAN = 0.9
+LINE_RUN = 0.05
+LINE_GAP = 0.03
+LINE_FAINT = 0.5  # lines are looked for in ink at least this share of the mask's threshold
+LINE_MARGIN = 1.5
+LINE_SMOOTH = 31
+LINE_THICKNESS = 0.015  # ruled lines are thin: at most this fraction of the image's height (or 3 px),
+EDGE_THICKNESS = 0.05  # ... or this when they run from edge to edge (a desk's edge, blurred by the light)
+EDGE_ZONE = 0.3  # and such an edge lies within this share of the image's side from its border
+LINE_CONTRAST = 1.3  # ink this many times the line's own level, inside its band, is a stroke on the line
+# Ink along at least EDGE_RUN of one of the image's sides, solid or along FRAME_RUN of it, is what surrounds
+# the page, not a digit; it goes with a fringe SURROUNDINGS_FRINGE of the shorter side wide.
+EDGE_RUN = 0.2
+FRAME_RUN = 0.5
+SOLID = 0.6  # of its bounding box inked: a band, where a digit's strokes leave most of theirs blank
+SURROUNDINGS_FRINGE = 0.015
 
 
 @dataclass
@@ -36,8 +55,10 @@ class _Group:
         self.area += other.area
 
 
-def find_digits(mask: np.ndarray, *, single: bool = False) -> list[Digit]:
-    """The digits in an ink mask, left to right; an empty list when there is no digit."""
+def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | None = None) -> list[Digit]:
+    """The digits in an ink mask, left to right; an empty list when there is no digit. `ink`, the grey
+    levels the mask was cut from, tells a digit's stroke from the fainter ruled line it lies on."""
+    mask = without_lines(without_surroundings(mask), ink)
     labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
     if count == 0:
         return []
@@ -54,6 +75,120 @@ def find_digits(mask: np.ndarray, *, single: bool = False) -> list[Digit]:
     groups = [_merge_all(groups)] if single else _merge_broken(_merge_caps(_merge_columns(groups)))
     groups = _drop_specks(groups, min(mask.shape))
     return [_digit(labels, count, g) for g in sorted(groups, key=lambda g: g.x0 + g.x1)]
+
+
+def without_surroundings(mask: np.ndarray) -> np.ndarray:
+    """The mask without what surrounds a photographed page: the desk, or the page's shadow. That is ink
+    along at least EDGE_RUN of one of the image's sides, either solid (a band) or along half a side or more
+    (the frame around a page); a digit meets the edge only across its strokes, a ruled line only across its
+    width. A thin fringe around it goes too: the page's half-lit edge leaves ink along it."""
+    sides = (mask[0], mask[-1], mask[:, 0], mask[:, -1])
+    if not any(_long_runs(side, EDGE_RUN) for side in sides):  # most uploads stop here
+        return mask
+    labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+    contact = np.zeros(count + 1)
+    for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        for start, stop in _long_runs(side > 0, EDGE_RUN):
+            for label in np.unique(side[start:stop]):
+                contact[label] = max(contact[label], (stop - start) / len(side))
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    around = np.zeros(count + 1, dtype=bool)
+    boxes = ndimage.find_objects(labels)
+    for label in np.flatnonzero(contact):
+        rows, cols = boxes[label - 1]
+        solid = areas[label] >= SOLID * (rows.stop - rows.start) * (cols.stop - cols.start)
+        around[label] = solid or contact[label] >= FRAME_RUN
+    if not around.any() or around[labels].sum() == mask.sum():  # all the ink: a digit cropped tight
+        return mask
+    fringe = max(2, round(SURROUNDINGS_FRINGE * min(mask.shape)))
+    return mask & ~ndimage.binary_dilation(around[labels], iterations=fringe)
+
+
+def _long_runs(side: np.ndarray, share: float) -> list[tuple[int, int]]:
+    """(start, stop) of the runs of True at least `share` of the side long."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], side.astype(np.int8), [0]))))
+    return [(start, stop) for start, stop in zip(edges[::2], edges[1::2], strict=True)
+            if stop - start >= share * len(side)]
+
+
+def without_lines(mask: np.ndarray, ink: np.ndarray | None = None) -> np.ndarray:
+    """The mask without straight lines that run (nearly) across the whole image: a notebook's ruled lines and
+    margin, or the blurred edge of a desk. Only each line's own band goes: ink beside it (a digit's bar
+    resting on the line) stays, and so do strokes crossing it, and (given `ink`) stroke pixels inside the
+    band clearly darker than the line. A single thin line is left alone: in a digit cropped tight, a stroke
+    spans the image too, and ruled paper has many lines."""
+    candidates = mask
+    if ink is not None and mask.any():  # the threshold cuts a faint line into dashes; its grey levels do not
+        candidates = mask | (ink >= LINE_FAINT * float(ink[mask].min()))
+    found = []  # (transposed, band, half its height, an edge)
+    for transposed in (False, True):  # horizontal lines, then vertical ones
+        lines = candidates.T if transposed else candidates
+        if lines.any(axis=0).mean() < LINE_SPAN:  # no line can cross this image: most uploads stop here
+            continue
+        found += [(transposed, *line) for line in _lines(lines, mask.T if transposed else mask)]
+    if sum(not edge for *_, edge in found) < 2:
+        found = [line for line in found if line[-1]]
+    kept = mask
+    for transposed in (False, True):
+        bands = [(band, half, edge) for turned, band, half, edge in found if turned == transposed]
+        if not bands:
+            continue
+        across = kept.T if transposed else kept
+        band = np.logical_or.reduce([b for b, _, _ in bands])
+        reach = max(int(2 * half) + 3 for _, half, _ in bands)
+        remaining = across & ~band
+        # A stroke crossing a line has ink on both sides of its band: close over the band, and only there.
+        keep = ndimage.binary_closing(remaining, structure=np.ones((reach, 1), bool))
+        ruled = [b for b, _, edge in bands if not edge]
+        if ink is not None and ruled:  # a stroke along a ruled line is darker than it (a desk's edge varies)
+            levels = ink.T if transposed else ink
+            ruled = np.logical_or.reduce(ruled)
+            keep |= ruled & (levels >= LINE_CONTRAST * float(np.median(levels[across & ruled])))
+        across = remaining | (across & band & keep)
+        kept = across.T if transposed else across
+    return kept
+
+
+def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, float, bool]]:
+    """Horizontal lines reaching across LINE_SPAN of the width (joined runs of candidate ink at least
+    LINE_RUN of it long) that put ink in the mask in at least four fifths of their length: each one's band,
+    half the band's height, and whether it is a desk's edge (edge to edge, thicker than a ruled line)."""
+    height, width = mask.shape
+    run = max(8, round(LINE_RUN * width))
+    # A faint or slightly turned line is cut into dashes by the threshold: join them first, across gaps of
+    # LINE_GAP of the width and a row up or down (the edges repeated, so a line keeps its ends).
+    gap = max(3, round(LINE_GAP * width))
+    joined = ndimage.binary_closing(np.pad(candidates, ((1, 1), (gap, gap)), mode="edge"),
+                                    structure=np.ones((3, gap), bool))[1:-1, gap:-gap]
+    runs = ndimage.binary_opening(joined, structure=np.ones((1, run), bool))  # long horizontal runs only
+    labels, _ = ndimage.label(runs, structure=_EIGHT_CONNECTED)
+    found = []
+    rows = np.arange(height, dtype=np.float32)[:, None]
+    for index, (found_rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+        if cols.stop - cols.start < LINE_SPAN * width:
+            continue
+        line = (labels[found_rows] == index) & mask[found_rows]  # where the threshold kept the line
+        present = np.flatnonzero(line.any(axis=0))
+        fifths = np.unique((present - cols.start) * 5 // (cols.stop - cols.start))
+        if len(fifths) < 4:  # a line below the threshold, but for a digit's stroke lying along it
+            continue
+        top = np.argmax(line[:, present], axis=0)
+        bottom = line.shape[0] - 1 - np.argmax(line[::-1, present], axis=0)
+        thickness = float(np.median(bottom - top + 1))  # a digit's stroke merged into it widens a few columns
+        thin = thickness <= max(3.0, LINE_THICKNESS * height)
+        edge_to_edge = cols.start == 0 and cols.stop == width
+        if not thin and not (edge_to_edge and thickness <= EDGE_THICKNESS * height):
+            continue  # a bold stroke across a tight crop: a digit's
+        centre = np.interp(np.arange(width), present, (top + bottom) / 2.0 + found_rows.start)
+        centre = ndimage.median_filter(centre, size=LINE_SMOOTH, mode="nearest")  # ... and leaves the centre
+        half = thickness / 2.0 + LINE_MARGIN
+        middle = float(np.median(centre))
+        if not half < middle < height - 1 - half:
+            continue  # along the image's edge: the bar of a digit cropped tight, not a ruled line
+        if not thin and EDGE_ZONE * height < middle < (1 - EDGE_ZONE) * height:
+            continue  # a desk shows at the sides of a photo; across its middle, this is a shadow's edge
+        found.append((np.abs(rows - centre[None, :].astype(np.float32)) <= half, half, not thin))
+    return found
 
 
 def _merge_broken(groups: list[_Group]) -> list[_Group]:

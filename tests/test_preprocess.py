@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from app import preprocess
+from app import preprocess, segment
 from app.errors import NoDigitFound, NotAnImage, UploadTooLarge
 
 from .conftest import DATA
@@ -161,3 +161,37 @@ def test_pages_with_no_coarser_size_to_try_are_read_once(reductions):
     for name in ("canvas_3.png", "exif_rotated_7.jpg", "row_2025.png", "digit_7.png"):  # shorter side < 512
         preprocess.prepare((DATA / name).read_bytes())
     assert len(reductions) == 4
+
+
+def test_ruled_notebook_lines_and_margin_are_not_part_of_the_digit():
+    # A pencil 3 across three rulings, nearly as dark as it, on a photo turned 2 degrees.
+    prepared = preprocess.prepare((DATA / "ruled_paper_3.jpg").read_bytes())
+    [(x, y, w, h)] = prepared.boxes  # one digit, boxed tightly: the lines spanning the page are gone
+    assert abs(x - 198) <= 6 and abs(y - 114) <= 6 and w < 80 and h < 120
+
+
+def test_the_desk_around_a_photographed_page_is_not_a_digit():
+    prepared = preprocess.prepare((DATA / "desk_photo_6.jpg").read_bytes())  # desk on three sides
+    [(x, y, w, h)] = prepared.boxes
+    assert 180 <= x and x + w <= 310 and 100 <= y and y + h <= 260
+
+
+def test_a_stroke_crossing_a_ruled_line_keeps_its_pixels():
+    mask = np.zeros((120, 200), bool)
+    mask[60:62, :] = mask[90:92, :] = True  # ruled lines across the whole image
+    mask[30:100, 100:104] = True  # a stroke crossing both
+    mask[52:55, 40:70] = True  # a bar resting just above one
+    cleaned = segment.without_lines(mask)
+    assert not cleaned[60:62, :90].any() and not cleaned[90:92, 110:].any()
+    assert cleaned[30:100, 100:104].all() and cleaned[52:55, 40:70].all()
+    one_line = mask.copy()
+    one_line[90:92, :] = False  # a single line may be a stroke of a digit cropped tight: it stays
+    assert (segment.without_lines(one_line) == one_line).all()
+
+
+@pytest.mark.parametrize("stroke", [3, 12])
+def test_the_bar_of_a_digit_cropped_tight_is_neither_a_line_nor_the_desk(stroke):
+    mask = np.zeros((100, 80), bool)
+    mask[0:stroke, 0:80] = True  # a 7 cropped to its ink: its bar runs along the whole top edge
+    mask[stroke:100, 55:55 + stroke] = True
+    assert (segment.without_lines(segment.without_surroundings(mask)) == mask).all()

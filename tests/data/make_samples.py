@@ -66,6 +66,37 @@ def write(name: str, data: bytes | Image.Image) -> None:
     (HERE / name).write_bytes(data)
 
 
+def notebook(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A phone photo of a digit written in pencil on ruled notebook paper with a margin line, turned 2
+    degrees: the ruling is nearly as dark as the pencil, so thresholding keeps both."""
+    width, height = 480, 360
+    _, colour, light = evalkit.lit_paper(width, height, rng, tones=("white",))
+    rules = np.zeros((height, width), np.float32)
+    for y in range(22, height, 27):
+        rules[y:y + 2] = 0.7  # printed ruling, blue-grey
+    rules[:, 70:72] = 0.8  # the margin
+    paper = colour * (1 - rules[..., None]) + np.array([110.0, 140.0, 200.0]) * rules[..., None]
+    shape = evalkit.pen_drawing(digit, 120, 5)
+    coverage = np.zeros((height, width), np.float32)
+    coverage[115:115 + shape.shape[0], 200:200 + shape.shape[1]] = shape  # across three rulings
+    pixels = evalkit.photograph(coverage, paper, np.array([85.0, 85.0, 90.0]), light, rng, blur=0.7)
+    return Image.fromarray(pixels).rotate(2, resample=Image.BILINEAR, fillcolor=tuple(int(c) for c in colour))
+
+
+def on_desk(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A phone photo of a page that does not fill the frame: a dark wooden desk shows on three sides."""
+    width, height = 480, 360
+    _, colour, light = evalkit.lit_paper(width, height, rng, tones=("white",))
+    page = np.zeros((height, width), bool)
+    page[25:, 70:420] = True
+    paper = np.where(page[..., None], colour, np.array([95.0, 70.0, 50.0]))
+    shape = evalkit.pen_drawing(digit, 150, 7)
+    coverage = np.zeros((height, width), np.float32)
+    coverage[110:110 + shape.shape[0], 190:190 + shape.shape[1]] = shape
+    return Image.fromarray(evalkit.photograph(coverage, paper, np.array([25.0, 25.0, 30.0]), light, rng,
+                                              blur=0.8))
+
+
 def jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
@@ -98,6 +129,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
                                              rng(9))))
     write("photo_small_digit_4.jpg", jpeg(page(x[first[4]], 110, (1600, 1200), (236, 232, 222),
                                                (60, 60, 80), rng(40))))
+    write("ruled_paper_3.jpg", jpeg(notebook(x[CLEAR[3]], rng(33))))
+    write("desk_photo_6.jpg", jpeg(on_desk(x[CLEAR[6]], rng(66))))
     frames = [page(x[CLEAR[6]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(6), noise=False),
               page(x[CLEAR[1]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(1), noise=False)]
     buffer = io.BytesIO()
