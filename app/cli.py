@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--data", default=str(ROOT / "tests" / "data" / "mnist_sample.npz"),
                           help="MNIST test digits in Keras' npz layout (default: %(default)s)")
     evaluate.add_argument("--per-kind", type=int, default=200, help="images per kind (default: %(default)s)")
-    evaluate.add_argument("--kinds", default="mnist,paper,canvas,row,typed", help="comma-separated kinds")
+    evaluate.add_argument("--kinds", help="comma-separated kinds (default: all)")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--url", help="post to a running service (e.g. http://127.0.0.1:8000) "
                                         "instead of the app in this process")
@@ -116,7 +116,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from app import evaluate, model
 
     try:
-        kinds = evaluate.parse_kinds(args.kinds)
+        kinds = evaluate.parse_kinds(args.kinds or ",".join(evaluate.KINDS))
         x, y = evaluate.load_digits(args.data)
         post = evaluate.over_http(args.url) if args.url else evaluate.in_process(args.model_dir)
         results = evaluate.run(post, x, y, kinds, args.per_kind, args.seed, args.save_failures)

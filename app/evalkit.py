@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from app.augment import holes, thin
 
-KINDS = ("mnist", "paper", "canvas", "row", "typed")
+KINDS = ("mnist", "paper", "canvas", "row", "typed", "notebook")
 # Fonts the model never saw: training renders DejaVu and URW base35 (app/augment.py).
 EVAL_FONT_GLOBS = ("/usr/share/fonts/truetype/liberation/*.ttf", "/usr/share/fonts/truetype/freefont/*.ttf")
 PILLOW_FONT = "PillowDefault"  # ImageFont.load_default(size), Pillow's bundled Aileron
@@ -56,7 +56,8 @@ def generate(kind: str, x: np.ndarray, y: np.ndarray, count: int, seed: int = 0)
             yield typed("".join(str(d) for d in rng.integers(0, 10, _typed_length(rng))), rng)
         else:
             pick = order[i % len(x)]
-            yield {"mnist": mnist, "paper": paper, "canvas": canvas}[kind](x[pick], str(int(y[pick])), rng)
+            make = {"mnist": mnist, "paper": paper, "canvas": canvas, "notebook": notebook}[kind]
+            yield make(x[pick], str(int(y[pick])), rng)
 
 
 def mnist(digit: np.ndarray, label: str, rng: np.random.Generator | None = None) -> Sample:
@@ -127,6 +128,50 @@ def row(digits: list[np.ndarray], expected: str, rng: np.random.Generator, *,
     fmt = fmt or ("JPEG" if rng.random() < 0.5 else "PNG")
     tags = {"format": fmt, "length": str(len(digits)), "digit_px": _bucket(height, (40, 70))}
     return Sample(_encode(Image.fromarray(pixels), fmt, rng), expected, "row", tags)
+
+
+def notebook(digit: np.ndarray, label: str, rng: np.random.Generator) -> Sample:
+    """A phone photo of a digit written on ruled notebook paper, half of them with a margin line; in 40% the
+    page does not fill the frame and a desk shows at two or three sides; turned up to 3 degrees."""
+    width, height = (int(v) for v in rng.integers(240, 701, size=2))
+    tone, colour, light = lit_paper(width, height, rng, tones=("white", "beige"))
+    rules = np.zeros((height, width), np.float32)
+    strength, thick = rng.uniform(0.3, 0.8), max(1, round(min(width, height) / 250))
+    spacing = rng.uniform(0.06, 0.12) * height
+    for top in np.arange(rng.uniform(0, spacing), height, spacing):
+        rules[int(top):int(top) + thick] = strength
+    margin = rng.random() < 0.5
+    if margin:
+        left = int(rng.uniform(0.08, 0.2) * width)
+        rules[:, left:left + thick] = min(1.0, strength * 1.2)
+    rule_colour = np.clip(np.array([110.0, 140.0, 200.0]) + rng.normal(0, 15, 3), 0, 255)
+    paper = colour * (1 - rules[..., None]) + rule_colour * rules[..., None]
+    page = np.ones((height, width), bool)
+    desk = rng.random() < 0.4
+    if desk:  # the page's corner, off-centre: desk along two or three sides
+        x0, y0 = (int(rng.uniform(0.03, 0.15) * v) for v in (width, height))
+        x1 = width - (int(rng.uniform(0.03, 0.15) * width) if rng.random() < 0.5 else 0)
+        page[:, :x0] = page[:y0] = page[:, x1:] = False
+        desk_colour = np.array([rng.uniform(40, 120), rng.uniform(35, 95), rng.uniform(30, 80)])
+        paper = np.where(page[..., None], paper, desk_colour)
+    size = int(min(width, height) * rng.uniform(0.3, 0.6))
+    pen = rng.random() < 0.7
+    shape = pen_drawing(digit, size, max(2.0, size * rng.uniform(0.04, 0.09))) if pen else \
+        ink_shape(digit, size)
+    shape = _resize(shape, min(1.0, 0.7 * width / shape.shape[1]))
+    x0, y0 = int(np.argmax(page[-1])), int(np.argmax(page[:, -1]))  # the page's top left corner
+    x1 = x0 + int(page[-1].sum())
+    inner = _place(shape, x1 - x0, height - y0, rng)  # on the page, never on the desk
+    coverage = np.zeros((height, width), np.float32)
+    coverage[y0:, x0:x1] = inner
+    contrast = rng.uniform(90, min(200, colour.mean() - 15))
+    ink_colour = np.clip(colour.mean() - contrast + rng.normal(0, 8, 3), 0, 255)
+    pixels = photograph(coverage, paper, ink_colour, light, rng, blur=rng.uniform(0.4, 1.2))
+    turned = Image.fromarray(pixels).rotate(rng.uniform(-3, 3), resample=Image.BILINEAR,
+                                            fillcolor=tuple(int(v) for v in pixels[0, 0]))
+    tags = {"format": "JPEG", "ruling": "lines+margin" if margin else "lines",
+            "desk": "yes" if desk else "no", "stroke": "pen" if pen else "mnist"}
+    return Sample(_encode(turned, "JPEG", rng), label, "notebook", tags)
 
 
 def typed(text: str, rng: np.random.Generator, *, font: str | None = None, fmt: str | None = None) -> Sample:

@@ -22,6 +22,7 @@ LINE_SMOOTH = 31
 LINE_THICKNESS = 0.015  # ruled lines are thin: at most this fraction of the image's height (or 3 px),
 EDGE_THICKNESS = 0.05  # ... or this when they run from edge to edge (a desk's edge, blurred by the light)
 EDGE_ZONE = 0.3  # and such an edge lies within this share of the image's side from its border
+PAGE_EDGE_ZONE = 0.15  # a thin line from edge to edge this close to a side is the page's edge
 LINE_CONTRAST = 1.3  # ink this many times the line's own level, inside its band, is a stroke on the line
 # Ink along at least EDGE_RUN of one of the image's sides, solid or along FRAME_RUN of it, is what surrounds
 # the page, not a digit; it goes with a fringe SURROUNDINGS_FRINGE of the shorter side wide.
@@ -187,7 +188,9 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
             continue  # along the image's edge: the bar of a digit cropped tight, not a ruled line
         if not thin and EDGE_ZONE * height < middle < (1 - EDGE_ZONE) * height:
             continue  # a desk shows at the sides of a photo; across its middle, this is a shadow's edge
-        found.append((np.abs(rows - centre[None, :].astype(np.float32)) <= half, half, not thin))
+        # A thin line from edge to edge close to a side of the photo is where the page ends: an edge too.
+        page_edge = edge_to_edge and not PAGE_EDGE_ZONE * height < middle < (1 - PAGE_EDGE_ZONE) * height
+        found.append((np.abs(rows - centre[None, :].astype(np.float32)) <= half, half, not thin or page_edge))
     return found
 
 
