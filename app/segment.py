@@ -159,6 +159,7 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
     # A faint or slightly turned line is cut into dashes by the threshold: join them first, across gaps of
     # LINE_GAP of the width and a row up or down (the edges repeated, so a line keeps its ends).
     gap = max(3, round(LINE_GAP * width))
+    candidates = ndimage.binary_opening(candidates, structure=np.ones((1, 3), bool))  # specks of noise go
     joined = ndimage.binary_closing(np.pad(candidates, ((1, 1), (gap, gap)), mode="edge"),
                                     structure=np.ones((3, gap), bool))[1:-1, gap:-gap]
     runs = ndimage.binary_opening(joined, structure=np.ones((1, run), bool))  # long horizontal runs only
@@ -188,9 +189,10 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
             continue  # along the image's edge: the bar of a digit cropped tight, not a ruled line
         if not thin and EDGE_ZONE * height < middle < (1 - EDGE_ZONE) * height:
             continue  # a desk shows at the sides of a photo; across its middle, this is a shadow's edge
+        band = np.abs(rows - centre[None, :].astype(np.float32)) <= half
         # A thin line from edge to edge close to a side of the photo is where the page ends: an edge too.
         page_edge = edge_to_edge and not PAGE_EDGE_ZONE * height < middle < (1 - PAGE_EDGE_ZONE) * height
-        found.append((np.abs(rows - centre[None, :].astype(np.float32)) <= half, half, not thin or page_edge))
+        found.append((band, half, not thin or page_edge))
     return found
 
 
