@@ -1,7 +1,8 @@
 """Realistic uploads made from MNIST test digits, for measuring the service end to end (`digits evaluate`).
 
 Each kind imitates what users send: a raw MNIST PNG, a phone photo of paper, a browser canvas drawing,
-a row of handwritten digits, typed digits. Everything is seeded, so a kit is the same on every run.
+a row of handwritten digits, typed digits, a photo of ruled notebook paper (sometimes on a desk).
+Everything is seeded, so a kit is the same on every run.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def notebook(digit: np.ndarray, label: str, rng: np.random.Generator) -> Sample:
     """A phone photo of a digit written on ruled notebook paper, half of them with a margin line; in 40% the
     page does not fill the frame and a desk shows at two or three sides; turned up to 3 degrees."""
     width, height = (int(v) for v in rng.integers(240, 701, size=2))
-    tone, colour, light = lit_paper(width, height, rng, tones=("white", "beige"))
+    _, colour, light = lit_paper(width, height, rng, tones=("white", "beige"))
     rules = np.zeros((height, width), np.float32)
     strength, thick = rng.uniform(0.3, 0.8), max(1, round(min(width, height) / 250))
     spacing = rng.uniform(0.06, 0.12) * height
