@@ -10,6 +10,10 @@ from scipy import ndimage
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 MIN_DIGIT_PIXELS = 6  # a digit is at least this tall or wide in the working image
 MIN_DIGIT_FRACTION = 0.04  # ... and at least this fraction of the image's shorter side
+# Noise: a piece of ink that nowhere reaches STRONG_SHARE of the way from the threshold to the strongest ink,
+# outside the box of every piece that does.
+STRONG_SHARE = 0.5
+COLUMN_GAP = 1.0  # pieces of one digit are no further apart than this share of the taller one
 # A straight line of ink across at least LINE_SPAN of the image (runs of at least LINE_RUN of its width,
 # joined across gaps of LINE_GAP) is paper's ruling or a page's edge, not a digit. Its band: its median
 # thickness plus LINE_MARGIN px each side, along its centre line smoothed over LINE_SMOOTH px.
@@ -58,16 +62,21 @@ class _Group:
 
 def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | None = None) -> list[Digit]:
     """The digits in an ink mask, left to right; an empty list when there is no digit. `ink`, the grey
-    levels the mask was cut from, tells a digit's stroke from the fainter ruled line it lies on."""
+    levels the mask was cut from, tells a digit's stroke from the fainter ruled line it lies on, and from
+    noise (see _noise)."""
     mask = without_lines(without_surroundings(mask), ink)
     labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
     if count == 0:
         return []
     areas = np.bincount(labels.ravel(), minlength=count + 1)
+    boxes = ndimage.find_objects(labels)
+    dropped = _noise(labels, count, boxes, ink, mask) if ink is not None else None
     groups = []
-    for index, found in enumerate(ndimage.find_objects(labels), start=1):
-        rows, cols = found
-        groups.append(_Group(cols.start, rows.start, cols.stop, rows.stop, [index], int(areas[index])))
+    for index, (rows, cols) in enumerate(boxes, start=1):
+        if dropped is None or not dropped[index]:
+            groups.append(_Group(cols.start, rows.start, cols.stop, rows.stop, [index], int(areas[index])))
+    if not groups:
+        return []
     largest = max(g.area for g in groups)
     # Dust: tiny next to the largest piece of ink (a JPEG speck, a fleck of paper).
     groups = [g for g in groups if g.area >= max(3, 0.02 * largest)]
@@ -76,6 +85,26 @@ def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | Non
     groups = [_merge_all(groups)] if single else _merge_broken(_merge_caps(_merge_columns(groups)))
     groups = _drop_specks(groups, min(mask.shape))
     return [_digit(labels, count, g) for g in sorted(groups, key=lambda g: g.x0 + g.x1)]
+
+
+def _noise(labels: np.ndarray, count: int, boxes: list, ink: np.ndarray,
+                     mask: np.ndarray) -> np.ndarray:
+    """Which pieces of ink (by label) are noise: nowhere STRONG_SHARE of the way from the threshold to the
+    strongest ink, and outside the box of every piece that is. Hysteresis, as in edge detection: the noise
+    and shading that cross the threshold near a photo's edges never come near a stroke's core, while a
+    faint piece of a digit (a stroke drawn lightly and broken off) lies within the digit's box."""
+    levels = ink[mask]
+    low, high = float(levels.min()), float(levels.max())
+    faint = np.bincount(labels[ink >= low + STRONG_SHARE * (high - low)], minlength=count + 1) == 0
+    faint[0] = False
+    if not faint.any():
+        return faint
+    spans = np.array([(r.start, r.stop, c.start, c.stop) for r, c in boxes])
+    strong, weak = spans[~faint[1:]], spans[faint[1:]]
+    inside = ((weak[:, None, 0] < strong[None, :, 1]) & (weak[:, None, 1] > strong[None, :, 0])
+              & (weak[:, None, 2] < strong[None, :, 3]) & (weak[:, None, 3] > strong[None, :, 2]))
+    faint[np.flatnonzero(faint)[inside.any(axis=1)]] = False
+    return faint
 
 
 def without_surroundings(mask: np.ndarray) -> np.ndarray:
@@ -204,8 +233,10 @@ def _merge_broken(groups: list[_Group]) -> list[_Group]:
         last = merged[-1]
         height = max(last.y1, group.y1) - min(last.y0, group.y0)
         gap = group.x0 - last.x1
+        apart = max(group.y0 - last.y1, last.y0 - group.y1)  # > 0: one lies wholly above the other
+        taller = max(last.y1 - last.y0, group.y1 - group.y0)
         width = max(last.x1, group.x1) - last.x0
-        if gap <= 0.08 * height and width <= 0.8 * height:
+        if gap <= 0.08 * height and apart <= COLUMN_GAP * taller and width <= 0.8 * height:
             last.absorb(group)
         else:
             merged.append(group)
@@ -220,22 +251,33 @@ def _merge_all(groups: list[_Group]) -> _Group:
 
 
 def _merge_columns(groups: list[_Group]) -> list[_Group]:
-    """Merge pieces that share a column range: the bar of a 5, the halves of a broken 0 or 4."""
+    """Merge pieces that share a column range: the bar of a 5, the halves of a broken 0 or 4, a stroke
+    broken into dashes (merged again until nothing changes, as each merge makes a piece taller)."""
     groups = sorted(groups, key=lambda g: g.area, reverse=True)
-    merged: list[_Group] = []
-    for group in groups:
-        for target in merged:
-            overlap = min(group.x1, target.x1) - max(group.x0, target.x0)
-            narrower = min(group.x1 - group.x0, target.x1 - target.x0)
-            beside = min(group.y1, target.y1) - max(group.y0, target.y0)  # shared rows
-            taller = max(group.y1 - group.y0, target.y1 - target.y0)
-            # Same columns, or one piece above the other (a 5's detached bar): one digit.
-            if overlap >= 0.5 * narrower or (overlap > 0 and beside < 0.3 * taller):
+    while True:
+        merged: list[_Group] = []
+        for group in groups:
+            target = next((t for t in merged if _one_column(group, t)), None)
+            if target is None:
+                merged.append(group)
+            else:
                 target.absorb(group)
-                break
-        else:
-            merged.append(group)
-    return merged
+        if len(merged) == len(groups):
+            return merged
+        groups = merged
+
+
+def _one_column(group: _Group, other: _Group) -> bool:
+    """Whether two pieces share columns as the parts of one digit do, rather than digits on two lines (or
+    a digit and a mark at the page's edge): not further apart than COLUMN_GAP of the taller one."""
+    overlap = min(group.x1, other.x1) - max(group.x0, other.x0)
+    narrower = min(group.x1 - group.x0, other.x1 - other.x0)
+    beside = min(group.y1, other.y1) - max(group.y0, other.y0)  # shared rows (< 0: the gap between them)
+    taller = max(group.y1 - group.y0, other.y1 - other.y0)
+    if beside < -COLUMN_GAP * taller:
+        return False  # far above or below: a digit on another line, or a mark at the page's edge
+    # Same columns, or one piece above the other (a 5's detached bar): one digit.
+    return overlap >= 0.5 * narrower or (overlap > 0 and beside < 0.3 * taller)
 
 
 def _merge_caps(groups: list[_Group]) -> list[_Group]:

@@ -176,6 +176,34 @@ def test_the_desk_around_a_photographed_page_is_not_a_digit():
     assert 180 <= x and x + w <= 310 and 100 <= y and y + h <= 260
 
 
+@pytest.mark.parametrize(("name", "digit_box"), [
+    ("vignette_0.jpg", (8, 462, 55, 59)),  # 154x641, dark along the top and bottom edges
+    ("dark_corner_6.jpg", (480, 20, 14, 30)),  # 652x108, a dark corner at the left
+])
+def test_shading_that_crosses_the_threshold_at_a_photos_edges_is_not_ink(name, digit_box):
+    # Faint pen digits on narrow phone photos: stretched to full contrast, the darkened edges leave specks
+    # over the threshold. They never reach a stroke's strength, so they are neither a digit nor part of one.
+    [box] = prepared(name).boxes
+    assert all(abs(got - want) <= 3 for got, want in zip(box, digit_box, strict=True))
+
+
+def test_faint_specks_away_from_a_digit_go_but_a_faint_piece_inside_its_box_stays():
+    ink = np.zeros((60, 60), np.float32)
+    ink[10:51, 30:35] = ink[46:51, 10:35] = 255.0  # a digit's strong strokes: box x 10-34, y 10-50
+    ink[15:36, 12:15] = 90.0  # a stroke of it drawn lightly, broken off, inside that box
+    ink[0:2, 50:58] = 90.0  # shading at the page's edge, just over the threshold
+    [digit] = segment.find_digits(ink >= 75, ink=ink)
+    assert digit.box == (10, 10, 25, 41)
+    assert digit.mask[5:26, 2:5].all()  # the light stroke is part of the digit
+
+
+def test_pieces_in_the_same_columns_far_apart_are_not_one_digit():
+    mask = np.zeros((200, 60), bool)
+    mask[150:190, 20:24] = mask[150:154, 14:30] = True  # a digit near the bottom
+    mask[5:45, 22:26] = True  # another, far above it in the same columns
+    assert [d.box[1] for d in segment.find_digits(mask)] in ([150, 5], [5, 150])
+
+
 def test_a_stroke_crossing_a_ruled_line_keeps_its_pixels():
     mask = np.zeros((120, 200), bool)
     mask[60:62, :] = mask[90:92, :] = True  # ruled lines across the whole image

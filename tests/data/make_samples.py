@@ -131,6 +131,9 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
                                                (60, 60, 80), rng(40))))
     write("ruled_paper_3.jpg", jpeg(notebook(x[CLEAR[3]], rng(33))))
     write("desk_photo_6.jpg", jpeg(on_desk(x[CLEAR[6]], rng(66))))
+    # Faint pen digits on narrow pages with dark corners: the shading crosses the threshold at the edges.
+    write("vignette_0.jpg", evalkit.paper(x[311], "0", rng([77, 2311])).data)  # was read as a "1" of specks
+    write("dark_corner_6.jpg", evalkit.paper(x[1593], "6", rng([77, 1593])).data)  # was read as "16"
     frames = [page(x[CLEAR[6]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(6), noise=False),
               page(x[CLEAR[1]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(1), noise=False)]
     buffer = io.BytesIO()
