@@ -19,11 +19,11 @@ def read_digits(data: bytes, model: Model, config: dict, *, single: bool = False
         data, threshold=config["THRESHOLD"], single=single,
         max_pixels=config["MAX_IMAGE_PIXELS"], max_digits=config["MAX_DIGITS"])
     probabilities = model.predict(prepared.batch)  # every digit of the image in one call
+    digits = probabilities.argmax(axis=1).tolist()
     predictions = []
-    for probs, box, pixels in zip(probabilities, prepared.boxes, prepared.batch, strict=True):
-        digit = int(np.argmax(probs))
-        prediction = {"digit": digit, "confidence": round(float(probs[digit]), 6),
-                      "probabilities": [round(float(p), 6) for p in probs], "box": list(box)}
+    for digit, probs, box, pixels in zip(digits, np.round(probabilities.astype(np.float64), 6).tolist(),
+                                         prepared.boxes, prepared.batch, strict=True):
+        prediction = {"digit": digit, "confidence": probs[digit], "probabilities": probs, "box": list(box)}
         if include_input:
             prediction["input"] = input_data_url(pixels)
         predictions.append(prediction)

@@ -113,7 +113,8 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
     (the frame around a page); a digit meets the edge only across its strokes, a ruled line only across its
     width. A thin fringe around it goes too: the page's half-lit edge leaves ink along it."""
     sides = (mask[0], mask[-1], mask[:, 0], mask[:, -1])
-    if not any(_long_runs(side, EDGE_RUN) for side in sides):  # most uploads stop here
+    if not any(np.count_nonzero(side) >= EDGE_RUN * len(side) and _long_runs(side, EDGE_RUN)
+               for side in sides):  # most uploads stop here
         return mask
     labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
     contact = np.zeros(count + 1)
