@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from app.errors import NoDigitFound, NotAnImage, UploadTooLarge
-from app.segment import Digit, find_digits
+from app.segment import Digit, find_digits, split_candidates
 
 INPUT_SIZE = 28  # the model's input is INPUT_SIZE x INPUT_SIZE x 1
 BOX_SIZE = 20  # MNIST fits each digit's longest side into 20 px
@@ -48,6 +48,11 @@ class Prepared:
     batch: np.ndarray  # (n, 28, 28, 1) float32 in 0..1
     boxes: list[tuple[int, int, int, int]]  # x, y, w, h in the uploaded (oriented) image
     size: tuple[int, int]  # width, height of the uploaded (oriented) image
+    # Touching digits: digit i's ink may also read as two or three digits. Each such reading is a range of
+    # rows of `parts` (model inputs, as in `batch`) and of `part_boxes`; the model's answers pick one.
+    splits: dict[int, list[range]] = field(default_factory=dict)
+    parts: np.ndarray = field(default_factory=lambda: np.zeros((0, INPUT_SIZE, INPUT_SIZE, 1), np.float32))
+    part_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
 
 
 def prepare(data: bytes, *, threshold: int = DEFAULT_THRESHOLD, single: bool = False,
@@ -97,7 +102,15 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
     boxes = [_scale_box(d.box, scale) for d in digits]
     if size is None:
         size = (gray.shape[1], gray.shape[0])
-    return Prepared(batch=scale_to_unit(batch), boxes=boxes, size=size)
+    splits, parts, part_boxes = {}, [], []
+    for index, digit in enumerate(digits if not single else ()):
+        for way in split_candidates(digit):
+            splits.setdefault(index, []).append(range(len(parts), len(parts) + len(way)))
+            parts += [normalize_digit(ink, part) for part in way]
+            part_boxes += [_scale_box(part.box, scale) for part in way]
+    extra = {"splits": splits, "parts": scale_to_unit(np.stack(parts)[..., None]), "part_boxes": part_boxes} \
+        if parts else {}
+    return Prepared(batch=scale_to_unit(batch), boxes=boxes, size=size, **extra)
 
 
 def decode(data: bytes, *, max_pixels: int, coarse: bool = False) -> Image.Image:

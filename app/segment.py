@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,16 @@ MIN_DIGIT_FRACTION = 0.04  # ... and at least this fraction of the image's short
 # outside the box of every piece that does.
 STRONG_SHARE = 0.5
 COLUMN_GAP = 1.0  # pieces of one digit are no further apart than this share of the taller one
+# Touching digits: a piece of ink at least SPLIT_ASPECT times as wide as tall may be two digits (three from
+# SPLIT_THREE), cut where a column crosses one stroke no longer than CUT_STROKE of its height, at least
+# CUT_INSET of the width from either side; each part at least PART_HEIGHT as tall as the whole and no wider
+# than tall. At most CUTS cuts are tried; the model decides (app.reading).
+SPLIT_ASPECT = 1.15
+SPLIT_THREE = 1.5
+CUT_STROKE = 0.25
+CUT_INSET = 0.15
+PART_HEIGHT = 0.5
+CUTS = 4
 # A straight line of ink across at least LINE_SPAN of the image (runs of at least LINE_RUN of its width,
 # joined across gaps of LINE_GAP) is paper's ruling or a page's edge, not a digit. Its band: its median
 # thickness plus LINE_MARGIN px each side, along its centre line smoothed over LINE_SMOOTH px.
@@ -323,3 +334,52 @@ def _digit(labels: np.ndarray, count: int, group: _Group) -> Digit:
         mask = member[window]
     box = (group.x0, group.y0, group.x1 - group.x0, group.y1 - group.y0)
     return Digit(box=box, mask=mask)
+
+
+def split_candidates(digit: Digit) -> list[list[Digit]]:
+    """Ways to read a wide piece of ink as two or three touching digits, left to right (none for a piece
+    narrower than SPLIT_ASPECT). Each cut crosses a single short stroke, where touching digits meet; a cut
+    through a loop (a 0, the bowl of a 6) crosses two and is never made."""
+    x, y, width, height = digit.box
+    if width < SPLIT_ASPECT * height:
+        return []
+    cuts = _cut_columns(digit.mask)
+    ways = [(c,) for c in cuts]
+    if width >= SPLIT_THREE * height:
+        ways += list(itertools.combinations(cuts, 2))
+    found = []
+    for way in ways:
+        edges = (0, *way, width)
+        parts = [_part(digit, start, stop) for start, stop in itertools.pairwise(edges)]
+        if all(p is not None and p.box[3] >= PART_HEIGHT * height and p.box[2] <= p.box[3] for p in parts):
+            found.append(parts)
+    return found
+
+
+def _cut_columns(mask: np.ndarray) -> list[int]:
+    """Up to CUTS columns, least ink first and apart from each other, that cross one short stroke."""
+    height, width = mask.shape
+    ink = np.count_nonzero(mask, axis=0)
+    strokes = np.count_nonzero(mask[1:] & ~mask[:-1], axis=0) + mask[0]
+    usable = (strokes <= 1) & (ink <= CUT_STROKE * height)
+    inset = max(1, int(CUT_INSET * width))
+    usable[:inset] = usable[width - inset:] = False
+    columns = np.flatnonzero(usable)
+    picked: list[int] = []
+    for column in columns[np.argsort(ink[columns], kind="stable")]:
+        if all(abs(column - other) > CUT_INSET * height for other in picked):
+            picked.append(int(column))
+            if len(picked) == CUTS:
+                break
+    return sorted(picked)
+
+
+def _part(digit: Digit, start: int, stop: int) -> Digit | None:
+    """The ink of `digit` between two columns, boxed tightly; None if there is none."""
+    x, y, _, _ = digit.box
+    mask = digit.mask[:, start:stop]
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return None
+    mask = mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return Digit(box=(x + start + int(cols[0]), y + int(rows[0]), mask.shape[1], mask.shape[0]), mask=mask)

@@ -50,6 +50,14 @@ def test_row_answer_lists_every_digit_with_its_box(upload):
     assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
 
 
+def test_digits_written_joined_are_read_one_by_one(upload):
+    body = upload("touching_2025.png").get_json()
+    assert body["digits"] == "2025"
+    boxes = [p["box"] for p in body["predictions"]]
+    assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+    assert all(w <= h for _, _, w, h in boxes)  # each box holds one digit, not a joined pair
+
+
 def test_single_mode_reads_the_whole_image_as_one_digit(upload):
     body = upload("row_2025.png", "?mode=single").get_json()
     assert len(body["predictions"]) == 1 and body["digit"] is not None

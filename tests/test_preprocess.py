@@ -204,6 +204,33 @@ def test_pieces_in_the_same_columns_far_apart_are_not_one_digit():
     assert [d.box[1] for d in segment.find_digits(mask)] in ([150, 5], [5, 150])
 
 
+def test_digits_written_joined_are_offered_as_parts_to_read():
+    # 2, 0, 2, 5 written so close that "20" and "25" are one piece of ink each.
+    result = prepared("touching_2025.png")
+    assert len(result.boxes) == 2 and sorted(result.splits) == [0, 1]
+    for index, (x, _, w, _) in enumerate(result.boxes):
+        for rows in result.splits[index]:
+            parts = [result.part_boxes[row] for row in rows]
+            assert [p[0] for p in parts] == sorted(p[0] for p in parts)  # left to right
+            assert all(x <= px and px + pw <= x + w and pw <= ph for px, _, pw, ph in parts)
+    assert result.parts.shape == (len(result.part_boxes), 28, 28, 1)
+    assert not prepared("touching_2025.png", single=True).splits
+
+
+def test_a_wide_piece_is_cut_only_across_one_short_stroke():
+    joined = np.zeros((40, 60), bool)
+    joined[:, 5:10] = joined[:, 45:50] = True  # two upright strokes ...
+    joined[20:23, 10:45] = True  # ... joined by a thin bar
+    [candidates] = [segment.split_candidates(segment.Digit(box=(0, 0, 60, 40), mask=joined))]
+    assert candidates and all(len(parts) == 2 for parts in candidates)
+    assert all(parts[0].box[0] == 5 and parts[1].box[0] + parts[1].box[2] == 50 for parts in candidates)
+    ring = np.zeros((40, 60), bool)
+    ring[:4, :] = ring[-4:, :] = ring[:, :4] = ring[:, -4:] = True  # a wide 0: every cut crosses two strokes
+    assert segment.split_candidates(segment.Digit(box=(0, 0, 60, 40), mask=ring)) == []
+    tall = joined[:, :30].repeat(2, axis=0)  # narrower than tall: one digit
+    assert segment.split_candidates(segment.Digit(box=(0, 0, 30, 80), mask=tall)) == []
+
+
 def test_a_stroke_crossing_a_ruled_line_keeps_its_pixels():
     mask = np.zeros((120, 200), bool)
     mask[60:62, :] = mask[90:92, :] = True  # ruled lines across the whole image

@@ -97,6 +97,21 @@ def on_desk(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
                                               blur=0.8))
 
 
+def joined(digits: list[np.ndarray], overlap: int, rng: np.random.Generator, height: int = 70) -> Image.Image:
+    """Digits written so close that each touches the next: their boxes overlap by `overlap` px."""
+    shapes = [evalkit.ink_shape(d, height) for d in digits]
+    coverage = np.zeros((height + 60, sum(s.shape[1] for s in shapes) - overlap * (len(digits) - 1) + 60),
+                        np.float32)
+    left = 30
+    for shape in shapes:
+        h, w = shape.shape
+        coverage[30:30 + h, left:left + w] = np.maximum(coverage[30:30 + h, left:left + w], shape)
+        left += w - overlap
+    return Image.fromarray(evalkit.photograph(coverage, np.array([240.0, 238.0, 230.0]),
+                                              np.array([30.0, 30.0, 40.0]), np.ones_like(coverage), rng,
+                                              blur=0.6))
+
+
 def jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
@@ -132,6 +147,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("ruled_paper_3.jpg", jpeg(notebook(x[CLEAR[3]], rng(33))))
     write("desk_photo_6.jpg", jpeg(on_desk(x[CLEAR[6]], rng(66))))
     # Faint pen digits on narrow pages with dark corners: the shading crosses the threshold at the edges.
+    # 2, 0, 2, 5 written joined: "20" and "25" are one piece of ink each.
+    write("touching_2025.png", joined([x[38], x[13], x[199], x[127]], 5, rng(0)))
     write("vignette_0.jpg", evalkit.paper(x[311], "0", rng([77, 2311])).data)  # was read as a "1" of specks
     write("dark_corner_6.jpg", evalkit.paper(x[1593], "6", rng([77, 1593])).data)  # was read as "16"
     frames = [page(x[CLEAR[6]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(6), noise=False),
