@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from app.errors import NoDigitFound, NotAnImage, UploadTooLarge
-from app.segment import Digit, find_digits, split_candidates
+from app.segment import Digit, find_digits, split_candidates, without_surroundings
 
 INPUT_SIZE = 28  # the model's input is INPUT_SIZE x INPUT_SIZE x 1
 BOX_SIZE = 20  # MNIST fits each digit's longest side into 20 px
@@ -34,6 +34,10 @@ MAX_THRESHOLD = 150  # noise never raises the threshold past this: the strokes' 
 # one digit: its pieces (a 5's floating bar, a 1's stray serif) are never separate digits.
 ONE_DIGIT_SIDE = 32
 ONE_DIGIT_ASPECT = 1.25
+# A digit shorter than ZOOM_DIGIT px at the work size (a normal handwritten digit on a page scanned at 300 dpi
+# is 5 px there) is read again from a crop of the upload around the ink, at least ZOOM_GAIN times closer.
+ZOOM_DIGIT = 20
+ZOOM_GAIN = 2
 
 
 def scale_to_unit(pixels: np.ndarray) -> np.ndarray:
@@ -74,7 +78,71 @@ def prepare(data: bytes, *, threshold: int = DEFAULT_THRESHOLD, single: bool = F
         if max(image.size) < max(size):  # a JPEG decoded at the coarse size: decode it again, larger
             image = decode(data, max_pixels=max_pixels)
     gray, scale = to_gray(image, fine)
-    return prepare_gray(gray, scale=scale, **options)
+    try:
+        prepared = prepare_gray(gray, scale=scale, **options)
+    except NoDigitFound:  # on a large scan, a digit of normal size may be too small to see at this size
+        prepared = None
+    smallest = min((max(w, h) for _, _, w, h in prepared.boxes), default=0) if prepared else 0
+    if scale > 1 and smallest < ZOOM_DIGIT * scale:
+        closer = _read_closer(data, image, gray, scale, max_pixels=max_pixels, **options)
+        if closer is not None:
+            return closer
+    if prepared is None:
+        raise NoDigitFound()
+    return prepared
+
+
+def _read_closer(data: bytes, image: Image.Image, gray: np.ndarray, scale: float, *, max_pixels: int,
+                 threshold: int, size: tuple[int, int], **options) -> Prepared | None:
+    """Small digits on a large page (a sheet scanned at 300 dpi): read the region around the ink again, cut
+    from the upload at a finer size. None when there is no such region, or no finer size to read it at."""
+    region = ink_region(gray, threshold)
+    if region is None:
+        return None
+    x0, y0, x1, y1 = (min(int(v * scale), limit) for v, limit in zip(region, size + size, strict=True))
+    if max(image.size) < max(size):  # a JPEG decoded at a reduced size: decode it in full
+        image = decode(data, max_pixels=max_pixels, full=True)
+    crop = image.crop((x0, y0, x1, y1))
+    crop.info.pop("original_size", None)  # crop() copies the upload's info: this is a new, smaller image
+    factor = reduction(*crop.size)
+    if factor * ZOOM_GAIN > scale:
+        return None  # hardly closer than the first reading
+    closer, closer_scale = to_gray(crop, factor)
+    try:
+        return prepare_gray(closer, scale=closer_scale, origin=(x0, y0), threshold=threshold, size=size,
+                            **options)
+    except NoDigitFound:
+        return None
+
+
+def ink_region(gray: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> tuple[int, int, int, int] | None:
+    """The box (x0, y0, x1, y1) around the main ink of a grey-level image: the piece with the most ink, and
+    every piece with a tenth as much or more near it (within the box's size, as the digits of a row are);
+    with a margin of half its size. None if there is no ink."""
+    try:
+        ink = ink_image(gray)
+    except NoDigitFound:
+        return None
+    mask = without_surroundings(ink >= ink_threshold(ink, threshold))
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    if not count:
+        return None
+    mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count + 1)[1:]
+    spans = [(r.start, r.stop, c.start, c.stop) for r, c in ndimage.find_objects(labels)]
+    pieces = [span for span, weight in zip(spans, mass, strict=True) if weight >= 0.1 * mass.max()]
+    y0, y1, x0, x1 = spans[int(np.argmax(mass))]
+    while True:
+        reach = max(y1 - y0, x1 - x0)
+        near = [(a, b, c, d) for a, b, c, d in pieces
+                if a < y1 + reach and b > y0 - reach and c < x1 + reach and d > x0 - reach]
+        grown = (min(y0, *(p[0] for p in near)), max(y1, *(p[1] for p in near)),
+                 min(x0, *(p[2] for p in near)), max(x1, *(p[3] for p in near)))
+        if grown == (y0, y1, x0, x1):
+            break
+        y0, y1, x0, x1 = grown
+    margin = max(2, max(y1 - y0, x1 - x0) // 2)
+    height, width = gray.shape
+    return max(0, x0 - margin), max(0, y0 - margin), min(width, x1 + margin), min(height, y1 + margin)
 
 
 def coarse_reduction(width: int, height: int) -> int:
@@ -90,8 +158,10 @@ def holds_one_digit(width: int, height: int) -> bool:
 
 
 def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single: bool = False,
-                 max_digits: int = 32, scale: float = 1.0, size: tuple[int, int] | None = None) -> Prepared:
-    """The pipeline from a grey-level array (0-255, any polarity) to model input."""
+                 max_digits: int = 32, scale: float = 1.0, origin: tuple[int, int] = (0, 0),
+                 size: tuple[int, int] | None = None) -> Prepared:
+    """The pipeline from a grey-level array (0-255, any polarity) to model input. Boxes are given in the
+    upload's pixels: `scale` of them to a pixel of `gray`, whose corner is at `origin`."""
     ink = ink_image(gray)
     mask = ink >= ink_threshold(ink, threshold)
     digits = find_digits(mask, single=single, ink=ink)
@@ -99,7 +169,7 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
         raise NoDigitFound()
     digits = digits[:max_digits]
     batch = np.stack([normalize_digit(ink, d) for d in digits])[..., None]
-    boxes = [_scale_box(d.box, scale) for d in digits]
+    boxes = [_scale_box(d.box, scale, origin) for d in digits]
     if size is None:
         size = (gray.shape[1], gray.shape[0])
     splits, parts, part_boxes = {}, [], []
@@ -107,16 +177,16 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
         for way in split_candidates(digit):
             splits.setdefault(index, []).append(range(len(parts), len(parts) + len(way)))
             parts += [normalize_digit(ink, part) for part in way]
-            part_boxes += [_scale_box(part.box, scale) for part in way]
+            part_boxes += [_scale_box(part.box, scale, origin) for part in way]
     extra = {"splits": splits, "parts": scale_to_unit(np.stack(parts)[..., None]), "part_boxes": part_boxes} \
         if parts else {}
     return Prepared(batch=scale_to_unit(batch), boxes=boxes, size=size, **extra)
 
 
-def decode(data: bytes, *, max_pixels: int, coarse: bool = False) -> Image.Image:
+def decode(data: bytes, *, max_pixels: int, coarse: bool = False, full: bool = False) -> Image.Image:
     """Open an upload with Pillow, refusing anything that is not a sane raster image.
 
-    A JPEG is decoded at about the size the pixel work needs (`coarse`: the coarse reading's), not in full.
+    A JPEG is decoded at about the size the pixel work needs (`coarse`: the coarse reading's), unless `full`.
     """
     if not data:
         raise NotAnImage("the file is empty")
@@ -140,7 +210,7 @@ def decode(data: bytes, *, max_pixels: int, coarse: bool = False) -> Image.Image
         raise NotAnImage("the image has no pixels")
     try:
         image.seek(0)  # first frame of an animation
-        factor = (coarse_reduction if coarse else reduction)(width, height)
+        factor = 1 if full else (coarse_reduction if coarse else reduction)(width, height)
         if image.format == "JPEG" and factor > 1:
             # Decode at a reduced size straight to grey levels: most of a photo's decode time.
             image.draft("L", (-(-width // factor), -(-height // factor)))
@@ -335,5 +405,7 @@ def _centre_of_mass(pixels: np.ndarray) -> tuple[float, float]:
     return rows / total, cols / total
 
 
-def _scale_box(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
-    return tuple(int(round(v * scale)) for v in box)  # type: ignore[return-value]
+def _scale_box(box: tuple[int, int, int, int], scale: float,
+               origin: tuple[int, int] = (0, 0)) -> tuple[int, int, int, int]:
+    x, y, w, h = (int(round(v * scale)) for v in box)
+    return x + origin[0], y + origin[1], w, h

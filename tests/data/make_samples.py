@@ -112,6 +112,18 @@ def joined(digits: list[np.ndarray], overlap: int, rng: np.random.Generator, hei
                                               blur=0.6))
 
 
+def scanned_sheet(digit: np.ndarray, height: int, at: tuple[int, int]) -> bytes:
+    """An A4 sheet scanned at 300 dpi to black and white (2480x3508, CCITT group 4 TIFF, as office scanners
+    and fax software save it), with one handwritten digit `height` px tall at `at`."""
+    shape = evalkit.ink_shape(digit, height)
+    page = np.full((3508, 2480), 255, np.uint8)
+    x, y = at
+    page[y:y + shape.shape[0], x:x + shape.shape[1]] = np.where(shape > 0.5, 0, 255)
+    buffer = io.BytesIO()
+    Image.fromarray(page).convert("1").save(buffer, format="TIFF", compression="group4", dpi=(300, 300))
+    return buffer.getvalue()
+
+
 def jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
@@ -147,6 +159,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("ruled_paper_3.jpg", jpeg(notebook(x[CLEAR[3]], rng(33))))
     write("desk_photo_6.jpg", jpeg(on_desk(x[CLEAR[6]], rng(66))))
     # Faint pen digits on narrow pages with dark corners: the shading crosses the threshold at the edges.
+    # A digit of ordinary size (5 mm) on a page scanned at 300 dpi: 5 px tall at the work size.
+    write("scan_a4_3.tif", scanned_sheet(x[CLEAR[3]], 60, (1510, 820)))
     # 2, 0, 2, 5 written joined: "20" and "25" are one piece of ink each.
     write("touching_2025.png", joined([x[38], x[13], x[199], x[127]], 5, rng(0)))
     write("vignette_0.jpg", evalkit.paper(x[311], "0", rng([77, 2311])).data)  # was read as a "1" of specks
