@@ -15,6 +15,14 @@ MIN_DIGIT_FRACTION = 0.04  # ... and at least this fraction of the image's short
 # outside the box of every piece that does.
 STRONG_SHARE = 0.5
 COLUMN_GAP = 1.0  # pieces of one digit are no further apart than this share of the taller one
+# A box drawn around a digit: at least FRAME_EDGE of its ink within FRAME_BAND of its box's shorter side
+# from the box's edges, around ink at least FRAME_CONTENT of its height. An underline: at most
+# UNDERLINE_FLAT as tall as wide, at least UNDERLINE_GAP of a digit's height below it.
+FRAME_EDGE = 0.9
+FRAME_BAND = 0.12
+FRAME_CONTENT = 0.3
+UNDERLINE_FLAT = 0.25
+UNDERLINE_GAP = 0.05
 # Touching digits: a piece of ink at least SPLIT_ASPECT times as wide as tall may be two digits (three from
 # SPLIT_THREE), cut where a column crosses one stroke no longer than CUT_STROKE of its height, at least
 # CUT_INSET of the width from either side; each part at least PART_HEIGHT as tall as the whole and no wider
@@ -91,6 +99,7 @@ def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | Non
     largest = max(g.area for g in groups)
     # Dust: tiny next to the largest piece of ink (a JPEG speck, a fleck of paper).
     groups = [g for g in groups if g.area >= max(3, 0.02 * largest)]
+    groups = _without_underlines(_without_frames(groups, labels))
     if not groups:
         return []
     groups = [_merge_all(groups)] if single else _merge_broken(_merge_caps(_merge_columns(groups)))
@@ -235,6 +244,40 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
         page_edge = edge_to_edge and not PAGE_EDGE_ZONE * height < middle < (1 - PAGE_EDGE_ZONE) * height
         found.append((band, half, not thin or page_edge))
     return found
+
+
+def _without_frames(groups: list[_Group], labels: np.ndarray) -> list[_Group]:
+    """Without the boxes drawn or printed around digits (a form's fields): a piece whose ink lies along the
+    edges of its own box, around other ink at least FRAME_CONTENT as tall. A 0 is round, and empty."""
+    frames = []
+    for frame in groups:
+        height, width = frame.y1 - frame.y0, frame.x1 - frame.x0
+        if not any(g is not frame and frame.x0 <= g.x0 and g.x1 <= frame.x1 and frame.y0 <= g.y0
+                   and g.y1 <= frame.y1 and g.y1 - g.y0 >= FRAME_CONTENT * height for g in groups):
+            continue
+        band = max(2, round(FRAME_BAND * min(height, width)))
+        ink = labels[frame.y0:frame.y1, frame.x0:frame.x1] == frame.labels[0]
+        if np.count_nonzero(ink[band:-band, band:-band]) <= (1 - FRAME_EDGE) * np.count_nonzero(ink):
+            frames.append(frame)
+    return [g for g in groups if not any(g is f for f in frames)]
+
+
+def _without_underlines(groups: list[_Group]) -> list[_Group]:
+    """Without lines drawn under digits: a flat piece (at most UNDERLINE_FLAT as tall as wide) below another,
+    apart from it, and at least as wide. A 2's foot drawn apart starts where its curve ends."""
+    lines = []
+    for line in groups:
+        width = line.x1 - line.x0
+        if line.y1 - line.y0 > UNDERLINE_FLAT * width:
+            continue
+        for digit in groups:
+            height = digit.y1 - digit.y0
+            gap = line.y0 - digit.y1
+            if (digit is not line and height > line.y1 - line.y0 and UNDERLINE_GAP * height <= gap <= height
+                    and line.x0 <= digit.x0 and digit.x1 <= line.x1):
+                lines.append(line)
+                break
+    return [g for g in groups if not any(g is line for line in lines)]
 
 
 def _merge_broken(groups: list[_Group]) -> list[_Group]:

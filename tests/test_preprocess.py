@@ -242,6 +242,22 @@ def test_a_wide_piece_is_cut_only_across_one_short_stroke():
     assert segment.split_candidates(segment.Digit(box=(0, 0, 30, 80), mask=tall)) == []
 
 
+@pytest.mark.parametrize("name", ["boxed_7.png", "underlined_0.png"])
+def test_a_box_drawn_around_a_digit_or_a_line_under_it_is_not_part_of_it(name):
+    # 300x300, the digit 150 px tall in the middle; the box 25 px above and below it, the line 12 px below.
+    [(x, y, w, h)] = prepared(name).boxes
+    assert 140 <= h <= 160 and 70 <= y <= 80 and 60 <= x and x + w <= 240
+
+
+def test_an_empty_round_0_is_not_taken_for_a_box():
+    mask = np.zeros((60, 60), bool)
+    yy, xx = np.mgrid[0:60, 0:60]
+    mask[np.abs(np.hypot(yy - 30, xx - 30) - 25) < 2.5] = True  # a ring with nothing inside
+    assert len(segment.find_digits(mask)) == 1
+    mask[20:40, 28:32] = True  # with a stroke inside: a round ring is not a box, so it is not taken away
+    assert all(digit.box[2] >= 50 for digit in segment.find_digits(mask))
+
+
 def test_a_stroke_crossing_a_ruled_line_keeps_its_pixels():
     mask = np.zeros((120, 200), bool)
     mask[60:62, :] = mask[90:92, :] = True  # ruled lines across the whole image

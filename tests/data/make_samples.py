@@ -124,6 +124,24 @@ def scanned_sheet(digit: np.ndarray, height: int, at: tuple[int, int]) -> bytes:
     return buffer.getvalue()
 
 
+def marked(digit: np.ndarray, rng: np.random.Generator, *, frame: bool) -> Image.Image:
+    """A digit 150 px tall on a 300x300 photo of paper, in a box drawn around it (`frame`) or underlined."""
+    shape = evalkit.ink_shape(digit, 150)
+    coverage = np.zeros((300, 300), np.float32)
+    top, left = (300 - shape.shape[0]) // 2, (300 - shape.shape[1]) // 2
+    bottom, right = top + shape.shape[0], left + shape.shape[1]
+    coverage[top:bottom, left:right] = shape
+    if frame:  # a form's field: 4 px lines, 25 px above and below the digit, 40 px to either side
+        coverage[top - 25:bottom + 25, left - 40:right + 40] = 1.0
+        coverage[top - 21:bottom + 21, left - 36:right + 36] = 0.0
+        coverage[top:bottom, left:right] = shape
+    else:  # a 5 px line 12 px below the digit, 30 px longer on either side
+        coverage[bottom + 12:bottom + 17, left - 30:right + 30] = 1.0
+    return Image.fromarray(evalkit.photograph(coverage, np.array([245.0, 245.0, 240.0]),
+                                              np.array([20.0, 20.0, 30.0]), np.ones_like(coverage), rng,
+                                              blur=0.8))
+
+
 def jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
@@ -161,6 +179,9 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # Faint pen digits on narrow pages with dark corners: the shading crosses the threshold at the edges.
     # A digit of ordinary size (5 mm) on a page scanned at 300 dpi: 5 px tall at the work size.
     write("scan_a4_3.tif", scanned_sheet(x[CLEAR[3]], 60, (1510, 820)))
+    # A form's field drawn around a 7 (read as "0" before), and a 0 underlined (read as "2").
+    write("boxed_7.png", marked(x[CLEAR[7]], rng(7), frame=True))
+    write("underlined_0.png", marked(x[CLEAR[0]], rng(0), frame=False))
     # 2, 0, 2, 5 written joined: "20" and "25" are one piece of ink each.
     write("touching_2025.png", joined([x[38], x[13], x[199], x[127]], 5, rng(0)))
     write("vignette_0.jpg", evalkit.paper(x[311], "0", rng([77, 2311])).data)  # was read as a "1" of specks
