@@ -83,7 +83,8 @@ SCHEMAS = {
         "type": "object",
         "required": ["digits", "digit", "confidence", "probabilities", "predictions", "model"],
         "properties": {
-            "digits": {"type": "string", "pattern": "^[0-9]+$", "description": "every digit, left to right"},
+            "digits": {"type": "string", "pattern": "^[0-9]+$",
+                       "description": "every digit, left to right (by line, top to bottom)"},
             "digit": {"type": "integer", "minimum": 0, "maximum": 9, "nullable": True},
             "confidence": {"type": "number", "minimum": 0, "maximum": 1, "nullable": True},
             "probabilities": {**PREDICTION["properties"]["probabilities"], "nullable": True},

@@ -15,14 +15,19 @@ MIN_DIGIT_FRACTION = 0.04  # ... and at least this fraction of the image's short
 # outside the box of every piece that does.
 STRONG_SHARE = 0.5
 COLUMN_GAP = 1.0  # pieces of one digit are no further apart than this share of the taller one
-# A box drawn around a digit: at least FRAME_EDGE of its ink within FRAME_BAND of its box's shorter side
-# from the box's edges, around ink at least FRAME_CONTENT of its height. An underline: at most
-# UNDERLINE_FLAT as tall as wide, at least UNDERLINE_GAP of a digit's height below it.
-FRAME_EDGE = 0.9
+# A box drawn around digits (see without_frames): at least FRAME_SIZE of the image's shorter side, ink
+# along FRAME_SIDE of each side of its box within FRAME_BAND of the box's shorter side from the edge.
+FRAME_SIZE = 0.2
+FRAME_SIDE = 0.8
 FRAME_BAND = 0.12
+FRAME_LINE = 0.3
 FRAME_CONTENT = 0.3
+# An underline: at most UNDERLINE_FLAT as tall as wide, at least UNDERLINE_GAP of a digit's height below it.
 UNDERLINE_FLAT = 0.25
 UNDERLINE_GAP = 0.05
+# Lines of text: bands of rows apart by TEXT_GAP of the shorter's height, each with pieces TEXT_HEIGHT of it.
+TEXT_GAP = 0.5
+TEXT_HEIGHT = 0.5
 # Touching digits: a piece of ink at least SPLIT_ASPECT times as wide as tall may be two digits (three from
 # SPLIT_THREE), cut where a column crosses one stroke no longer than CUT_STROKE of its height, at least
 # CUT_INSET of the width from either side; each part at least PART_HEIGHT as tall as the whole and no wider
@@ -80,10 +85,11 @@ class _Group:
 
 
 def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | None = None) -> list[Digit]:
-    """The digits in an ink mask, left to right; an empty list when there is no digit. `ink`, the grey
+    """The digits in an ink mask, left to right (line by line, top to bottom, where there are several lines
+    of digits); an empty list when there is no digit. `ink`, the grey
     levels the mask was cut from, tells a digit's stroke from the fainter ruled line it lies on, and from
     noise (see _noise)."""
-    mask = without_lines(without_surroundings(mask), ink)
+    mask = without_lines(without_frames(without_surroundings(mask)), ink)
     labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
     if count == 0:
         return []
@@ -98,13 +104,44 @@ def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | Non
         return []
     largest = max(g.area for g in groups)
     # Dust: tiny next to the largest piece of ink (a JPEG speck, a fleck of paper).
-    groups = [g for g in groups if g.area >= max(3, 0.02 * largest)]
-    groups = _without_underlines(_without_frames(groups, labels))
+    groups = _without_underlines([g for g in groups if g.area >= max(3, 0.02 * largest)])
     if not groups:
         return []
-    groups = [_merge_all(groups)] if single else _merge_broken(_merge_caps(_merge_columns(groups)))
-    groups = _drop_specks(groups, min(mask.shape))
-    return [_digit(labels, count, g) for g in sorted(groups, key=lambda g: g.x0 + g.x1)]
+    if single:
+        return [_digit(labels, count, _merge_all(groups))]
+    digits = []
+    for line in _lines_of_text(groups):  # top to bottom, each left to right
+        line = _drop_specks(_merge_broken(_merge_caps(_merge_columns(line))), min(mask.shape))
+        digits += [_digit(labels, count, g) for g in sorted(line, key=lambda g: g.x0 + g.x1)]
+    return digits
+
+
+def _lines_of_text(groups: list[_Group]) -> list[list[_Group]]:
+    """The pieces in lines of text, top to bottom: bands of rows that pieces share, each holding two or more
+    pieces at least TEXT_HEIGHT as tall as it side by side, apart by at least TEXT_GAP of the shorter band's
+    height. Anything else goes with the band above it: a 5's floating bar, the halves of a broken digit."""
+    bands: list[list] = []  # [y0, y1, pieces]
+    for group in sorted(groups, key=lambda g: g.y0):
+        if bands and group.y0 < bands[-1][1]:
+            bands[-1][1] = max(bands[-1][1], group.y1)
+            bands[-1][2].append(group)
+        else:
+            bands.append([group.y0, group.y1, [group]])
+
+    def row_of_digits(band: list) -> bool:
+        return sum(g.y1 - g.y0 >= TEXT_HEIGHT * (band[1] - band[0]) for g in band[2]) >= 2
+
+    lines: list[list] = []
+    for band in bands:
+        if lines:
+            last = lines[-1]
+            shorter = min(last[1] - last[0], band[1] - band[0])
+            if band[0] - last[1] < TEXT_GAP * shorter or not row_of_digits(band) or not row_of_digits(last):
+                last[1] = max(last[1], band[1])
+                last[2] += band[2]
+                continue
+        lines.append(band)
+    return [pieces for _, _, pieces in lines]
 
 
 def _noise(labels: np.ndarray, count: int, boxes: list, ink: np.ndarray,
@@ -125,6 +162,38 @@ def _noise(labels: np.ndarray, count: int, boxes: list, ink: np.ndarray,
               & (weak[:, None, 2] < strong[None, :, 3]) & (weak[:, None, 3] > strong[None, :, 2]))
     faint[np.flatnonzero(faint)[inside.any(axis=1)]] = False
     return faint
+
+
+def without_frames(mask: np.ndarray) -> np.ndarray:
+    """The mask without boxes drawn or printed around digits (a form's field, or a comb of fields sharing
+    their walls): a piece of ink at least FRAME_SIZE of the image's shorter side tall and wide, with ink
+    along all four sides of its box, loses its straight lines (at least FRAME_LINE of its box long) when
+    other ink at least FRAME_CONTENT of its height is left: the digits inside, even where they touch the
+    box. A 0 is not straight; a box-shaped 0 has nothing inside."""
+    labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+    least = FRAME_SIZE * min(mask.shape)
+    kept = mask
+    for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+        height, width = rows.stop - rows.start, cols.stop - cols.start
+        if height < least or width < least:
+            continue
+        ink = labels[rows, cols] == index
+        band = max(2, round(FRAME_BAND * min(height, width)))
+        sides = (ink[:band].any(axis=0).mean(), ink[-band:].any(axis=0).mean(),
+                 ink[:, :band].any(axis=1).mean(), ink[:, -band:].any(axis=1).mean())
+        if min(sides) < FRAME_SIDE:
+            continue
+        across, down = max(3, round(FRAME_LINE * width)), max(3, round(FRAME_LINE * height))
+        lines = (ndimage.binary_opening(ink, structure=np.ones((1, across), bool))
+                 | ndimage.binary_opening(ink, structure=np.ones((down, 1), bool)))
+        lines = ndimage.binary_dilation(lines, structure=_EIGHT_CONNECTED)  # with the lines' soft edges
+        inside = np.flatnonzero((mask[rows, cols] & ~lines).any(axis=1))  # its own ink and any other
+        if not len(inside) or inside[-1] - inside[0] + 1 < FRAME_CONTENT * height:
+            continue
+        if kept is mask:
+            kept = mask.copy()
+        kept[rows, cols] &= ~(lines & ink)
+    return kept
 
 
 def without_surroundings(mask: np.ndarray) -> np.ndarray:
@@ -244,22 +313,6 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
         page_edge = edge_to_edge and not PAGE_EDGE_ZONE * height < middle < (1 - PAGE_EDGE_ZONE) * height
         found.append((band, half, not thin or page_edge))
     return found
-
-
-def _without_frames(groups: list[_Group], labels: np.ndarray) -> list[_Group]:
-    """Without the boxes drawn or printed around digits (a form's fields): a piece whose ink lies along the
-    edges of its own box, around other ink at least FRAME_CONTENT as tall. A 0 is round, and empty."""
-    frames = []
-    for frame in groups:
-        height, width = frame.y1 - frame.y0, frame.x1 - frame.x0
-        if not any(g is not frame and frame.x0 <= g.x0 and g.x1 <= frame.x1 and frame.y0 <= g.y0
-                   and g.y1 <= frame.y1 and g.y1 - g.y0 >= FRAME_CONTENT * height for g in groups):
-            continue
-        band = max(2, round(FRAME_BAND * min(height, width)))
-        ink = labels[frame.y0:frame.y1, frame.x0:frame.x1] == frame.labels[0]
-        if np.count_nonzero(ink[band:-band, band:-band]) <= (1 - FRAME_EDGE) * np.count_nonzero(ink):
-            frames.append(frame)
-    return [g for g in groups if not any(g is f for f in frames)]
 
 
 def _without_underlines(groups: list[_Group]) -> list[_Group]:

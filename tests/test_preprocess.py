@@ -249,6 +249,27 @@ def test_a_box_drawn_around_a_digit_or_a_line_under_it_is_not_part_of_it(name):
     assert 140 <= h <= 160 and 70 <= y <= 80 and 60 <= x and x + w <= 240
 
 
+def test_a_comb_of_fields_around_a_number_is_not_part_of_it():
+    # Four printed boxes sharing their walls, a digit in each: the walls go, the digits stay, one per box.
+    boxes = prepared("comb_3141.png").boxes
+    assert len(boxes) == 4
+    for index, (x, _, w, h) in enumerate(boxes):
+        assert 20 + 90 * index < x and x + w < 20 + 90 * (index + 1) and 55 <= h <= 65
+
+
+def test_two_lines_of_digits_are_read_line_by_line():
+    boxes = prepared("two_lines_123_456.png").boxes
+    assert len(boxes) == 6
+    assert all(y < 110 for _, y, _, _ in boxes[:3]) and all(y > 140 for _, y, _, _ in boxes[3:])
+    assert [b[0] for b in boxes[:3]] == sorted(b[0] for b in boxes[:3])
+
+
+def test_a_broken_digit_in_one_column_is_not_two_lines():
+    mask = np.zeros((120, 60), bool)
+    mask[10:45, 28:33] = mask[70:110, 26:31] = True  # a 1 drawn in two strokes, a gap between them
+    assert len(segment.find_digits(mask)) == 1
+
+
 def test_an_empty_round_0_is_not_taken_for_a_box():
     mask = np.zeros((60, 60), bool)
     yy, xx = np.mgrid[0:60, 0:60]

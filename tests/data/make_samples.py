@@ -142,6 +142,27 @@ def marked(digit: np.ndarray, rng: np.random.Generator, *, frame: bool) -> Image
                                               blur=0.8))
 
 
+def form(digits: list[np.ndarray], rng: np.random.Generator, *, rows: int = 1,
+         comb: bool = False) -> Image.Image:
+    """Digits 60 px tall on paper in `rows` lines, in 90 px cells; with `comb`, a printed row of boxes
+    sharing their walls around them (a form's field for a number)."""
+    per_row = len(digits) // rows
+    coverage = np.zeros((140 * rows, 40 + per_row * 90), np.float32)
+    for index, digit in enumerate(digits):
+        row, column = divmod(index, per_row)
+        shape = evalkit.ink_shape(digit, 60)
+        top, left = 40 + 140 * row, 20 + 90 * column + (90 - shape.shape[1]) // 2
+        region = coverage[top:top + shape.shape[0], left:left + shape.shape[1]]
+        np.maximum(region, shape, out=region)
+    if comb:
+        coverage[25:29, 20:24 + per_row * 90] = coverage[111:115, 20:24 + per_row * 90] = 1.0
+        for wall in range(per_row + 1):
+            coverage[25:115, 20 + 90 * wall:24 + 90 * wall] = 1.0
+    return Image.fromarray(evalkit.photograph(coverage, np.array([245.0, 245.0, 240.0]),
+                                              np.array([20.0, 20.0, 30.0]), np.ones_like(coverage), rng,
+                                              blur=0.8))
+
+
 def jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
@@ -182,6 +203,12 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # A form's field drawn around a 7 (read as "0" before), and a 0 underlined (read as "2").
     write("boxed_7.png", marked(x[CLEAR[7]], rng(7), frame=True))
     write("underlined_0.png", marked(x[CLEAR[0]], rng(0), frame=False))
+    # A number in a form's comb of four fields (read as one "2" before), and two lines of three digits
+    # (read as three merged pairs before).
+    four = [x[CLEAR[d]] for d in (3, 1, 4, 1)]
+    write("comb_3141.png", form(four, rng(3141), comb=True))
+    six = [x[CLEAR[d]] for d in (1, 2, 3, 4, 5, 6)]
+    write("two_lines_123_456.png", form(six, rng(123), rows=2))
     # 2, 0, 2, 5 written joined: "20" and "25" are one piece of ink each.
     write("touching_2025.png", joined([x[38], x[13], x[199], x[127]], 5, rng(0)))
     write("vignette_0.jpg", evalkit.paper(x[311], "0", rng([77, 2311])).data)  # was read as a "1" of specks
