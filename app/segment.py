@@ -89,12 +89,17 @@ def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | Non
     of digits); an empty list when there is no digit. `ink`, the grey
     levels the mask was cut from, tells a digit's stroke from the fainter ruled line it lies on, and from
     noise (see _noise)."""
-    mask = without_lines(without_frames(without_surroundings(mask)), ink)
+    mask = without_surroundings(mask)
     labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+    boxes = ndimage.find_objects(labels)
+    cleaned = without_lines(without_frames(mask, labels, boxes), ink)
+    if cleaned is not mask:  # most uploads have neither, and keep their labels
+        mask = cleaned
+        labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+        boxes = ndimage.find_objects(labels)
     if count == 0:
         return []
     areas = np.bincount(labels.ravel(), minlength=count + 1)
-    boxes = ndimage.find_objects(labels)
     dropped = _noise(labels, count, boxes, ink, mask) if ink is not None else None
     groups = []
     for index, (rows, cols) in enumerate(boxes, start=1):
@@ -164,35 +169,41 @@ def _noise(labels: np.ndarray, count: int, boxes: list, ink: np.ndarray,
     return faint
 
 
-def without_frames(mask: np.ndarray) -> np.ndarray:
-    """The mask without boxes drawn or printed around digits (a form's field, or a comb of fields sharing
-    their walls): a piece of ink at least FRAME_SIZE of the image's shorter side tall and wide, with ink
-    along all four sides of its box, loses its straight lines (at least FRAME_LINE of its box long) when
-    other ink at least FRAME_CONTENT of its height is left: the digits inside, even where they touch the
-    box. A 0 is not straight; a box-shaped 0 has nothing inside."""
-    labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
-    least = FRAME_SIZE * min(mask.shape)
-    kept = mask
-    for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
-        height, width = rows.stop - rows.start, cols.stop - cols.start
-        if height < least or width < least:
-            continue
-        ink = labels[rows, cols] == index
-        band = max(2, round(FRAME_BAND * min(height, width)))
-        sides = (ink[:band].any(axis=0).mean(), ink[-band:].any(axis=0).mean(),
-                 ink[:, :band].any(axis=1).mean(), ink[:, -band:].any(axis=1).mean())
-        if min(sides) < FRAME_SIDE:
-            continue
-        across, down = max(3, round(FRAME_LINE * width)), max(3, round(FRAME_LINE * height))
-        lines = (ndimage.binary_opening(ink, structure=np.ones((1, across), bool))
-                 | ndimage.binary_opening(ink, structure=np.ones((down, 1), bool)))
-        lines = ndimage.binary_dilation(lines, structure=_EIGHT_CONNECTED)  # with the lines' soft edges
-        inside = np.flatnonzero((mask[rows, cols] & ~lines).any(axis=1))  # its own ink and any other
-        if not len(inside) or inside[-1] - inside[0] + 1 < FRAME_CONTENT * height:
-            continue
-        if kept is mask:
-            kept = mask.copy()
-        kept[rows, cols] &= ~(lines & ink)
+def without_frames(mask: np.ndarray, labels: np.ndarray | None = None,
+                   found: list | None = None) -> np.ndarray:
+    """The mask without a box drawn or printed around digits (a form's field, or a comb of fields sharing
+    their walls): the piece of ink with the largest box, if at least FRAME_SIZE of the image's shorter side
+    tall and wide, with ink along all four sides of its box, loses its straight lines (at least FRAME_LINE
+    of its box long) when other ink at least FRAME_CONTENT of its height is left: the digits inside, even
+    where they touch the box. A 0 is not straight; a box-shaped 0 has nothing inside. `labels` and `found`:
+    the mask's pieces and their boxes, if labelled already."""
+    if labels is None:
+        labels, _ = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+    if found is None:
+        found = ndimage.find_objects(labels)
+    if not found:
+        return mask
+    sizes = [(r.stop - r.start) * (c.stop - c.start) for r, c in found]
+    index = int(np.argmax(sizes)) + 1
+    rows, cols = found[index - 1]
+    height, width = rows.stop - rows.start, cols.stop - cols.start
+    if min(height, width) < FRAME_SIZE * min(mask.shape):
+        return mask
+    ink = labels[rows, cols] == index
+    band = max(2, round(FRAME_BAND * min(height, width)))
+    sides = (ink[:band].any(axis=0).mean(), ink[-band:].any(axis=0).mean(),
+             ink[:, :band].any(axis=1).mean(), ink[:, -band:].any(axis=1).mean())
+    if min(sides) < FRAME_SIDE:
+        return mask
+    across, down = max(3, round(FRAME_LINE * width)), max(3, round(FRAME_LINE * height))
+    lines = (ndimage.binary_opening(ink, structure=np.ones((1, across), bool))
+             | ndimage.binary_opening(ink, structure=np.ones((down, 1), bool)))
+    lines = ndimage.binary_dilation(lines, structure=_EIGHT_CONNECTED) & ink  # with the lines' soft edges
+    inside = np.flatnonzero((mask[rows, cols] & ~lines).any(axis=1))  # its own ink and any other
+    if not len(inside) or inside[-1] - inside[0] + 1 < FRAME_CONTENT * height:
+        return mask
+    kept = mask.copy()
+    kept[rows, cols] &= ~lines
     return kept
 
 
