@@ -24,6 +24,8 @@ TRAINING_FONT_GLOBS = (  # typed digits for training; the evaluation kit uses ot
     "/usr/share/fonts/truetype/dejavu/DejaVu*.ttf",
     "/usr/share/fonts/opentype/urw-base35/*.otf",
 )
+# Fonts whose digit characters are not digits: URW's Dingbats draws pencils, check marks and crosses there.
+NOT_DIGIT_FONTS = ("D050000L",)
 
 
 def normalize(gray: np.ndarray) -> np.ndarray:
@@ -100,9 +102,15 @@ def thin(mask: np.ndarray) -> np.ndarray:
     return img[1:-1, 1:-1].astype(bool)
 
 
+def training_fonts() -> list[str]:
+    """The font files typed training digits are drawn in, found on this machine."""
+    return sorted(f for pattern in TRAINING_FONT_GLOBS for f in glob.glob(pattern)
+                  if not any(name in f for name in NOT_DIGIT_FONTS))
+
+
 def typed_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Digits rendered in the training fonts found on this machine (none found -> empty)."""
-    fonts = sorted(f for pattern in TRAINING_FONT_GLOBS for f in glob.glob(pattern))
+    fonts = training_fonts()
     if not fonts:
         return np.zeros((0, 84, 84), np.uint8), np.zeros((0,), np.uint8)
     rng = np.random.default_rng(seed)

@@ -52,3 +52,17 @@ def test_without_data_and_without_download_it_names_the_data_option(monkeypatch)
 def test_missing_data_file_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="no MNIST file"):
         train.load_mnist(str(tmp_path / "nope.npz"))
+
+
+def test_typed_training_digits_are_digits_in_every_font():
+    # An 8 has two loops in any font that draws digits; a symbol font (URW's Dingbats) draws a check mark.
+    from PIL import Image, ImageDraw, ImageFont
+
+    from app.augment import holes, training_fonts
+
+    fonts = training_fonts()
+    assert fonts, "no training fonts found (Debian: fonts-dejavu-core, fonts-urw-base35)"
+    for font in fonts:
+        canvas = Image.new("L", (84, 84), 0)
+        ImageDraw.Draw(canvas).text((42, 42), "8", fill=255, font=ImageFont.truetype(font, 60), anchor="mm")
+        assert holes(np.asarray(canvas) >= 128) == 2, font
