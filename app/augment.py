@@ -29,9 +29,10 @@ NOT_DIGIT_FONTS = ("D050000L",)
 
 
 def normalize(gray: np.ndarray) -> np.ndarray:
-    """One image through the serving pipeline as a single digit -> the model's 28x28 input."""
+    """One image through the serving pipeline as a single digit -> the model's 28x28 input (as a small
+    upload: with a margin of its own paper, see app.preprocess.with_margin)."""
     try:
-        return prepare_gray(gray.astype(np.float32), single=True).batch[0, ..., 0]
+        return prepare_gray(gray.astype(np.float32), single=True, margin=True).batch[0, ..., 0]
     except NoDigitFound:  # a distortion can erase a faint digit; a blank is still a valid sample
         return np.zeros((INPUT_SIZE, INPUT_SIZE), dtype=np.float32)
 

@@ -38,6 +38,9 @@ ONE_DIGIT_ASPECT = 1.25
 # is 5 px there) is read again from a crop of the upload around the ink, at least ZOOM_GAIN times closer.
 ZOOM_DIGIT = 20
 ZOOM_GAIN = 2
+# An upload no larger than MARGIN_UP_TO px gets a margin of MARGIN of its longest side of its own paper.
+MARGIN_UP_TO = 160
+MARGIN = 0.5
 
 
 def scale_to_unit(pixels: np.ndarray) -> np.ndarray:
@@ -65,7 +68,8 @@ def prepare(data: bytes, *, threshold: int = DEFAULT_THRESHOLD, single: bool = F
     image = decode(data, max_pixels=max_pixels, coarse=True)
     size = image.info["original_size"]
     single = single or holds_one_digit(*size)
-    options = {"threshold": threshold, "single": single, "max_digits": max_digits, "size": size}
+    options = {"threshold": threshold, "single": single, "max_digits": max_digits, "size": size,
+               "margin": max(size) <= MARGIN_UP_TO}
     coarse, fine = coarse_reduction(*size), reduction(*size)
     if coarse > fine:
         gray, scale = to_gray(image, coarse)
@@ -159,15 +163,20 @@ def holds_one_digit(width: int, height: int) -> bool:
 
 def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single: bool = False,
                  max_digits: int = 32, scale: float = 1.0, origin: tuple[int, int] = (0, 0),
-                 size: tuple[int, int] | None = None) -> Prepared:
+                 size: tuple[int, int] | None = None, margin: bool = False) -> Prepared:
     """The pipeline from a grey-level array (0-255, any polarity) to model input. Boxes are given in the
-    upload's pixels: `scale` of them to a pixel of `gray`, whose corner is at `origin`."""
+    upload's pixels: `scale` of them to a pixel of `gray`, whose corner is at `origin`. `margin`: the image
+    is a small upload, maybe cropped tight to its digit (see with_margin)."""
+    gray, pad = with_margin(gray) if margin else (gray, 0)
     ink = ink_image(gray)
     mask = ink >= ink_threshold(ink, threshold)
     digits = find_digits(mask, single=single, ink=ink)
     if not digits:
         raise NoDigitFound()
     digits = digits[:max_digits]
+    if pad:  # boxes in the upload's pixels, within it
+        origin = (origin[0] - pad * scale, origin[1] - pad * scale)
+        digits = [_within(d, pad, gray.shape) for d in digits]
     batch = np.stack([normalize_digit(ink, d) for d in digits])[..., None]
     boxes = [_scale_box(d.box, scale, origin) for d in digits]
     if size is None:
@@ -181,6 +190,19 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
     extra = {"splits": splits, "parts": scale_to_unit(np.stack(parts)[..., None]), "part_boxes": part_boxes} \
         if parts else {}
     return Prepared(batch=scale_to_unit(batch), boxes=boxes, size=size, **extra)
+
+
+def with_margin(gray: np.ndarray) -> tuple[np.ndarray, int]:
+    """A small image with a margin of its own paper around it, and the margin's width: a digit cropped
+    tight, a bold one especially, leaves too little paper for the paper's level and polarity to be read from
+    the image's median, or for the background's blocks to be mostly paper. The paper is the median of the
+    image's border, which a digit crosses only here and there."""
+    height, width = gray.shape
+    pad = max(2, round(MARGIN * max(height, width)))
+    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    out = np.full((height + 2 * pad, width + 2 * pad), median(border), dtype=np.float32)
+    out[pad:pad + height, pad:pad + width] = gray
+    return out, pad
 
 
 def decode(data: bytes, *, max_pixels: int, coarse: bool = False, full: bool = False) -> Image.Image:
@@ -406,6 +428,17 @@ def _centre_of_mass(pixels: np.ndarray) -> tuple[float, float]:
 
 
 def _scale_box(box: tuple[int, int, int, int], scale: float,
-               origin: tuple[int, int] = (0, 0)) -> tuple[int, int, int, int]:
-    x, y, w, h = (int(round(v * scale)) for v in box)
-    return x + origin[0], y + origin[1], w, h
+               origin: tuple[float, float] = (0, 0)) -> tuple[int, int, int, int]:
+    x, y, w, h = (v * scale for v in box)
+    return round(x + origin[0]), round(y + origin[1]), round(w), round(h)
+
+
+def _within(digit: Digit, pad: int, shape: tuple[int, int]) -> Digit:
+    """A digit found on an image with a margin of `pad` px, its box cut to the image inside the margin (the
+    smoothing can spread a stroke's edge a pixel into the margin)."""
+    x, y, w, h = digit.box
+    x0, y0 = max(x, pad), max(y, pad)
+    x1, y1 = min(x + w, shape[1] - pad), min(y + h, shape[0] - pad)
+    if (x0, y0, x1, y1) == (x, y, x + w, y + h) or x1 <= x0 or y1 <= y0:
+        return digit
+    return Digit(box=(x0, y0, x1 - x0, y1 - y0), mask=digit.mask[y0 - y:y1 - y, x0 - x:x1 - x])

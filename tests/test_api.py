@@ -32,7 +32,7 @@ def test_each_digit_is_read_right(upload, digit):
     ("ruled_paper_3.jpg", "3"), ("desk_photo_6.jpg", "6"), ("vignette_0.jpg", "0"),
     ("dark_corner_6.jpg", "6"), ("touching_2025.png", "2025"), ("scan_a4_3.tif", "3"),
     ("boxed_7.png", "7"), ("underlined_0.png", "0"), ("comb_3141.png", "3141"),
-    ("two_lines_123_456.png", "123456"),
+    ("two_lines_123_456.png", "123456"), ("tight_3.png", "3"), ("tight_0.png", "0"),
 ])
 def test_real_world_images_are_read_right(upload, name, expected):
     response = upload(name)

@@ -270,6 +270,16 @@ def test_a_broken_digit_in_one_column_is_not_two_lines():
     assert len(segment.find_digits(mask)) == 1
 
 
+@pytest.mark.parametrize("name", ["tight_3.png", "tight_0.png"])
+def test_a_small_digit_cropped_tight_to_its_ink_is_read_whole(name):
+    # 64x64, dark on light, the strokes touching all four sides: a margin of paper goes round it first.
+    result = prepared(name)
+    [(x, y, w, h)] = result.boxes
+    assert (x, y) == (0, 0) and 60 <= w <= 64 and 60 <= h <= 64  # the whole image, in its own pixels
+    digit = result.batch[0, ..., 0]
+    assert 0.1 < (digit > 0.5).mean() < 0.5  # strokes on black, as MNIST draws it: not outlines, not a blob
+
+
 def test_an_empty_round_0_is_not_taken_for_a_box():
     mask = np.zeros((60, 60), bool)
     yy, xx = np.mgrid[0:60, 0:60]

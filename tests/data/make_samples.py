@@ -163,6 +163,14 @@ def form(digits: list[np.ndarray], rng: np.random.Generator, *, rows: int = 1,
                                               blur=0.8))
 
 
+def cropped_tight(digit: np.ndarray, size: int) -> Image.Image:
+    """A digit cut to its own ink and scaled to fill a size x size image, dark on light: paper only in the
+    gaps between its strokes."""
+    rows, cols = np.nonzero(digit > 30)
+    crop = digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    return Image.fromarray(255 - np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR)))
+
+
 def jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
@@ -203,6 +211,9 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # A form's field drawn around a 7 (read as "0" before), and a 0 underlined (read as "2").
     write("boxed_7.png", marked(x[CLEAR[7]], rng(7), frame=True))
     write("underlined_0.png", marked(x[CLEAR[0]], rng(0), frame=False))
+    # A 3 cut tight to its ink, 64x64 (read as "37" before the margin), and a 0 (read as "4").
+    write("tight_3.png", cropped_tight(x[68], 64))
+    write("tight_0.png", cropped_tight(x[25], 64))
     # A number in a form's comb of four fields (read as one "2" before), and two lines of three digits
     # (read as three merged pairs before).
     four = [x[CLEAR[d]] for d in (3, 1, 4, 1)]
