@@ -135,9 +135,14 @@ def test_concurrent_callers_each_get_their_own_answers(shipped):
         np.testing.assert_allclose(answer, expected[part], atol=1e-6)
 
 
+def shipped_folder():
+    """The newest version folder in models/, the one the service serves."""
+    return max((p for p in DEFAULT_MODEL_DIR.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+
+
 def test_without_probe_digits_the_float_copy_serves(tmp_path, caplog):
     copy = tmp_path / "2"
-    shutil.copytree(DEFAULT_MODEL_DIR / "2", copy)
+    shutil.copytree(shipped_folder(), copy)
     (copy / litert.PROBE_FILE).unlink()
     loaded = model.load(tmp_path)
     assert loaded.runtime == "litert"
@@ -164,7 +169,7 @@ def test_when_litert_cannot_compile_tensorflow_serves(monkeypatch, caplog):
     monkeypatch.setattr(litert.CompiledModel, "__init__", broken)
     loaded = model.load(DEFAULT_MODEL_DIR)
     assert loaded.runtime == "tensorflow"
-    assert "serving model 2 through TensorFlow" in caplog.text
+    assert f"serving model {loaded.version} through TensorFlow" in caplog.text
     batch, labels = _real_batch(16)
     assert (loaded.predict(batch).argmax(axis=1) == labels).mean() >= 0.9
 
