@@ -24,6 +24,12 @@ TRAINING_FONT_GLOBS = (  # typed digits for training; the evaluation kit uses ot
     "/usr/share/fonts/truetype/dejavu/DejaVu*.ttf",
     "/usr/share/fonts/opentype/urw-base35/*.otf",
 )
+# Shares of the training 1s drawn again with a flag, and of the 7s with a bar across the stem (other_hands);
+# the flag's angle off the stem (degrees) and its length (share of the digit's height).
+FLAGGED_ONES = 0.3
+CROSSED_SEVENS = 0.3
+FLAG_TURN = (20, 40)
+FLAG_LENGTH = (0.25, 0.45)
 # Fonts whose digit characters are not digits: URW's Dingbats draws pencils, check marks and crosses there.
 NOT_DIGIT_FONTS = ("D050000L",)
 
@@ -126,6 +132,48 @@ def typed_digits(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
         images.append(np.asarray(canvas))
         labels.append(label)
     return np.stack(images), np.array(labels, dtype=np.uint8)
+
+
+def other_hands(images: np.ndarray, labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Digits as many writers outside the US draw them, which MNIST barely has: a 1 with a flag (an upstroke
+    to the top of its stem, close to it) and a 7 with a bar across its stem. Made from FLAGGED_ONES of the
+    training 1s and CROSSED_SEVENS of the 7s, at 84x84 px, in each digit's own stroke width."""
+    rng = np.random.default_rng(seed)
+    out, out_labels = [], []
+    for image, label in zip(images, labels, strict=True):
+        share = FLAGGED_ONES if label == 1 else CROSSED_SEVENS if label == 7 else 0.0
+        if not share or rng.random() >= share:
+            continue
+        big = Image.fromarray(image).resize((INPUT_SIZE * UPSCALE,) * 2, Image.BICUBIC)
+        mask = np.asarray(big) >= 128
+        if not mask.any():
+            continue
+        rows, cols = np.nonzero(mask)
+        height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+        pen = max(3, round(1.6 * ndimage.distance_transform_edt(mask).max()))
+        if label == 1:  # from the top of the stem, down and to its left, FLAG_TURN off the stem
+            points = np.stack([cols, rows], axis=1).astype(np.float64)
+            _, vectors = np.linalg.eigh(np.cov(points - points.mean(axis=0), rowvar=False))
+            down = vectors[:, -1] if vectors[1, -1] > 0 else -vectors[:, -1]  # along the stem, downwards
+            x, y = points[np.argmin(points @ down)] + down * pen / 2
+            turn = np.deg2rad(rng.uniform(*FLAG_TURN))
+            flag = np.array([down[0] * np.cos(turn) - down[1] * np.sin(turn),
+                             down[0] * np.sin(turn) + down[1] * np.cos(turn)])
+            length = rng.uniform(*FLAG_LENGTH) * height
+            line = [(x, y), (x + length * flag[0], y + length * flag[1])]
+        else:  # across the stem, a little below the middle
+            y = int(rows.min() + rng.uniform(0.45, 0.6) * height)
+            across = cols[rows == y]
+            if not len(across):
+                continue
+            x, half = float(across.mean()), rng.uniform(0.18, 0.25) * width
+            line = [(x - half, y), (x + half, y)]
+        ImageDraw.Draw(big).line(line, fill=255, width=pen)
+        out.append(np.asarray(big))
+        out_labels.append(label)
+    if not out:
+        return np.zeros((0, INPUT_SIZE * UPSCALE, INPUT_SIZE * UPSCALE), np.uint8), np.zeros((0,), np.uint8)
+    return np.stack(out), np.array(out_labels, dtype=np.uint8)
 
 
 def _variant(args: tuple[np.ndarray, int, bool]) -> np.ndarray:

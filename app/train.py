@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.augment import build_pool, typed_digits
+from app.augment import build_pool, other_hands, typed_digits
 from app.model import SIGNATURE_INPUT, next_version
 from app.preprocess import INPUT_SIZE
 
@@ -90,9 +90,10 @@ def train(data: str | None, out_dir: str, *, epochs: int = 11, copies: int = 1, 
     typed_x, typed_y = typed_digits(len(x) // 10, SEED)
     order = np.random.default_rng(SEED).permutation(len(x))
     val_idx, train_idx = order[:min(VALIDATION, len(x) // 10)], order[min(VALIDATION, len(x) // 10):]
-    train_images = list(x[train_idx]) + list(typed_x)
+    hands_x, hands_y = other_hands(x[train_idx], y[train_idx], SEED)
+    train_images = list(x[train_idx]) + list(typed_x) + list(hands_x)
     pool = build_pool(train_images, copies=copies, seed=SEED)
-    pool_labels = np.concatenate([y[train_idx], typed_y.astype(np.int64)])
+    pool_labels = np.concatenate([y[train_idx], typed_y.astype(np.int64), hands_y.astype(np.int64)])
     val = build_pool(list(x[val_idx]), copies=0, seed=SEED)[0]
     test = build_pool(list(arrays["x_test"]), copies=0, seed=SEED)[0]
     log.info("prepared %d training digits x %d variants in %.0f s",

@@ -66,3 +66,22 @@ def test_typed_training_digits_are_digits_in_every_font():
         canvas = Image.new("L", (84, 84), 0)
         ImageDraw.Draw(canvas).text((42, 42), "8", fill=255, font=ImageFont.truetype(font, 60), anchor="mm")
         assert holes(np.asarray(canvas) >= 128) == 2, font
+
+
+def test_training_adds_ones_with_a_flag_and_sevens_with_a_bar():
+    # Writers outside the US flag their 1s and cross their 7s; MNIST has few of either.
+    from PIL import Image
+
+    from app.augment import other_hands
+
+    with np.load(DATA / "mnist_sample.npz") as sample:
+        x, y = sample["x_test"][:400], sample["y_test"][:400]
+    images, labels = other_hands(x, y, seed=1)
+    assert set(labels.tolist()) == {1, 7}
+    assert images.shape[1:] == (84, 84) and len(images) == len(labels)
+    ones, sevens = (y == 1).sum(), (y == 7).sum()
+    assert 0.1 * ones <= (labels == 1).sum() <= 0.5 * ones and (labels == 7).sum() <= 0.5 * sevens
+    # Each is its digit with a stroke added: more ink than the same digits without it, at the same size.
+    plain = [np.asarray(Image.fromarray(d).resize((84, 84), Image.BICUBIC)) for d in x[y == 1]]
+    flagged = [(image >= 128).sum() for image in images[labels == 1]]
+    assert np.mean(flagged) > np.mean([(p >= 128).sum() for p in plain])
