@@ -89,7 +89,8 @@ def prepare(data: bytes, *, threshold: int = DEFAULT_THRESHOLD, single: bool = F
     smallest = min((max(w, h) for _, _, w, h in prepared.boxes), default=0) if prepared else 0
     if scale > 1 and smallest < ZOOM_DIGIT * scale:
         closer = _read_closer(data, image, gray, scale, max_pixels=max_pixels, **options)
-        if closer is not None:
+        # The region is around the main ink: where the first reading found more digits, some lie outside it.
+        if closer is not None and (prepared is None or len(closer.boxes) >= len(prepared.boxes)):
             return closer
     if prepared is None:
         raise NoDigitFound()
@@ -162,7 +163,7 @@ def holds_one_digit(width: int, height: int) -> bool:
 
 
 def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single: bool = False,
-                 max_digits: int = 32, scale: float = 1.0, origin: tuple[int, int] = (0, 0),
+                 max_digits: int = 32, scale: float = 1.0, origin: tuple[float, float] = (0, 0),
                  size: tuple[int, int] | None = None, margin: bool = False) -> Prepared:
     """The pipeline from a grey-level array (0-255, any polarity) to model input. Boxes are given in the
     upload's pixels: `scale` of them to a pixel of `gray`, whose corner is at `origin`. `margin`: the image
