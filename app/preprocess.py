@@ -41,6 +41,14 @@ ZOOM_GAIN = 2
 # An upload no larger than MARGIN_UP_TO px gets a margin of MARGIN of its longest side of its own paper.
 MARGIN_UP_TO = 160
 MARGIN = 0.5
+# The paper's level under uneven light (see _background) is estimated on a grid of BACKGROUND_BLOCKS blocks a
+# side: a block's level is the grey level PAPER_SHARE of its pixels are at or below (ink bright), so a block
+# with that much paper reads as paper; then blocks within OPENING blocks of one that reads as paper are
+# brought down to it (a grey opening), so ink as wide as 2 OPENING blocks, a marker's stroke across a tight
+# crop, does not count as background.
+BACKGROUND_BLOCKS = 16
+PAPER_SHARE = 0.25
+OPENING = 2
 
 
 def scale_to_unit(pixels: np.ndarray) -> np.ndarray:
@@ -311,9 +319,10 @@ def ink_image(gray: np.ndarray) -> np.ndarray:
 
 
 def _background(ink: np.ndarray) -> np.ndarray:
-    """The paper's level under uneven light: block medians, opened to remove the ink, smoothed."""
+    """The paper's level under uneven light: each block's paper level (see PAPER_SHARE), opened to remove
+    the ink, smoothed."""
     height, width = ink.shape
-    block = max(4, max(height, width) // 16)
+    block = max(4, max(height, width) // BACKGROUND_BLOCKS)
     rows, cols = -(-height // block), -(-width // block)
     padded = ink
     if rows * block != height or cols * block != width:
@@ -322,24 +331,30 @@ def _background(ink: np.ndarray) -> np.ndarray:
     if block >= 8:  # every other row and column of a block: as good an estimate at a quarter of the work
         blocks = blocks[:, ::2, :, ::2]
     blocks = blocks.transpose(0, 2, 1, 3).reshape(rows, cols, -1)
-    level = median(blocks)  # most of a block is paper, so its median is the paper
-    level = _neighbourhood(_neighbourhood(level, np.minimum), np.maximum)  # opened: blocks mostly ink go
+    count = blocks.shape[-1]
+    low = min(count - 1, int(PAPER_SHARE * count))
+    level = np.partition(blocks, low, axis=-1)[..., low]  # a block that is PAPER_SHARE paper reads as paper
+    level = _neighbourhood(_neighbourhood(level, np.minimum, OPENING), np.maximum, OPENING)  # ink goes
     level = _neighbourhood(level, np.add) / 9.0  # smoothed
     image = Image.fromarray(level.astype(np.float32), "F").resize((width, height), Image.BILINEAR)
     return np.asarray(image, dtype=np.float32)
 
 
-def _neighbourhood(values: np.ndarray, combine: np.ufunc) -> np.ndarray:
-    """`combine` over each 3x3 neighbourhood, edges repeated: ndimage's grey_erosion, grey_dilation or (with
-    np.add) 9 x uniform_filter, mode "nearest", for the block grid (at most 17x17), without scipy's per-call
-    overhead, which there outweighs the work."""
-    padded = _pad_edges(values, 1, 1, 1, 1)
+def _neighbourhood(values: np.ndarray, combine: np.ufunc, reach: int = 1) -> np.ndarray:
+    """`combine` over each (2 reach + 1)-square neighbourhood, edges repeated: ndimage's grey_erosion,
+    grey_dilation or (with np.add) a box sum, mode "nearest", for the block grid (at most 17x17), without
+    scipy's per-call overhead, which there outweighs the work. Rows first, then columns."""
     height, width = values.shape
-    out = padded[1:-1, 1:-1].copy()
-    for dy in range(3):
-        for dx in range(3):
-            if dy != 1 or dx != 1:
-                combine(out, padded[dy:dy + height, dx:dx + width], out=out)
+    padded = _pad_edges(values, reach, reach, 0, 0)
+    out = padded[reach:reach + height].copy()
+    for dy in range(2 * reach + 1):
+        if dy != reach:
+            combine(out, padded[dy:dy + height], out=out)
+    padded = _pad_edges(out, 0, 0, reach, reach)
+    out = padded[:, reach:reach + width].copy()
+    for dx in range(2 * reach + 1):
+        if dx != reach:
+            combine(out, padded[:, dx:dx + width], out=out)
     return out
 
 

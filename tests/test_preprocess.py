@@ -280,6 +280,18 @@ def test_a_small_digit_cropped_tight_to_its_ink_is_read_whole(name):
     assert 0.1 < (digit > 0.5).mean() < 0.5  # strokes on black, as MNIST draws it: not outlines, not a blob
 
 
+def test_a_marker_stroke_as_wide_as_a_tenth_of_the_image_stays_solid_ink():
+    # A 4 written with a broad marker, cropped close: strokes 25-35 px wide on a 200x200 photo. Uneven light
+    # is estimated from the paper between them; the strokes themselves must not count as background.
+    gray, _ = preprocess.to_gray(preprocess.decode((DATA / "marker_4.jpg").read_bytes(), max_pixels=10**8))
+    ink = preprocess.ink_image(gray)
+    strokes = gray < 120  # where the marker went, by the photo's own grey levels
+    inside = ndimage.binary_erosion(strokes, iterations=6)  # the strokes' middles, away from their edges
+    assert inside.sum() > 500
+    assert np.median(ink[inside]) > 200  # as strong as the strokes' edges, not hollowed out
+    assert np.median(ink[~ndimage.binary_dilation(strokes, iterations=4)]) < 10  # the paper stays paper
+
+
 def test_an_empty_round_0_is_not_taken_for_a_box():
     mask = np.zeros((60, 60), bool)
     yy, xx = np.mgrid[0:60, 0:60]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from app import evalkit
 
@@ -171,6 +172,23 @@ def cropped_tight(digit: np.ndarray, size: int) -> Image.Image:
     return Image.fromarray(255 - np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR)))
 
 
+def marker_crop(digit: np.ndarray, rng: np.random.Generator, size: int = 200) -> Image.Image:
+    """A digit written with a broad marker (its strokes widened), photographed on paper and cropped by hand
+    close to its ink (a margin of a tenth of its size), size x size."""
+    bold = ndimage.grey_dilation(digit, size=(3, 3))
+    rows, cols = np.nonzero(bold > 30)
+    crop = bold[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    height, width = crop.shape
+    side = max(height, width)
+    pad = side // 10
+    square = np.zeros((side + 2 * pad, side + 2 * pad), np.uint8)
+    top, left = pad + (side - height) // 2, pad + (side - width) // 2
+    square[top:top + height, left:left + width] = crop
+    ink = np.asarray(Image.fromarray(square).resize((size, size), Image.BICUBIC), np.float32) / 255
+    page = 232 - 190 * ink + rng.normal(0, 4, ink.shape)
+    return Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
+
+
 def jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
@@ -214,6 +232,9 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # A 3 cut tight to its ink, 64x64 (read as "37" before the margin), and a 0 (read as "4").
     write("tight_3.png", cropped_tight(x[68], 64))
     write("tight_0.png", cropped_tight(x[25], 64))
+    # A 4 written with a marker and cropped close: its strokes are as wide as the paper's blocks were, so
+    # they counted as background and were hollowed out (read as "12").
+    write("marker_4.jpg", jpeg(marker_crop(x[49], rng([8, 49]))))
     # A number in a form's comb of four fields (read as one "2" before), and two lines of three digits
     # (read as three merged pairs before).
     four = [x[CLEAR[d]] for d in (3, 1, 4, 1)]
