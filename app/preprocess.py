@@ -38,9 +38,13 @@ ONE_DIGIT_ASPECT = 1.25
 # is 5 px there) is read again from a crop of the upload around the ink, at least ZOOM_GAIN times closer.
 ZOOM_DIGIT = 20
 ZOOM_GAIN = 2
-# An upload no larger than MARGIN_UP_TO px gets a margin of MARGIN of its longest side of its own paper.
+# An upload no larger than MARGIN_UP_TO px gets a margin of MARGIN of its longest side of its own paper, as
+# does a larger one cut close around dark ink (see cut_close): its border is lighter than its median by
+# CLOSE_CUT_CONTRAST of its range of grey levels, along CLOSE_CUT_BORDER of the border or more.
 MARGIN_UP_TO = 160
 MARGIN = 0.5
+CLOSE_CUT_CONTRAST = 0.25
+CLOSE_CUT_BORDER = 0.6
 # The paper's level under uneven light (see _background) is estimated on a grid of BACKGROUND_BLOCKS blocks a
 # side: a block's level is the grey level PAPER_SHARE of its pixels are at or below (ink bright), so a block
 # with that much paper reads as paper; then blocks within OPENING blocks of one that reads as paper are
@@ -175,8 +179,9 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
                  size: tuple[int, int] | None = None, margin: bool = False) -> Prepared:
     """The pipeline from a grey-level array (0-255, any polarity) to model input. Boxes are given in the
     upload's pixels: `scale` of them to a pixel of `gray`, whose corner is at `origin`. `margin`: the image
-    is a small upload, maybe cropped tight to its digit (see with_margin)."""
-    gray, pad = with_margin(gray) if margin else (gray, 0)
+    is a small upload, maybe cropped tight to its digit (see with_margin); a larger one gets the margin too
+    when it looks cut close around dark ink (see cut_close)."""
+    gray, pad = with_margin(gray) if margin or cut_close(gray) else (gray, 0)
     ink = ink_image(gray)
     mask = ink >= ink_threshold(ink, threshold)
     digits = find_digits(mask, single=single, ink=ink)
@@ -199,6 +204,19 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
     extra = {"splits": splits, "parts": scale_to_unit(np.stack(parts)[..., None]), "part_boxes": part_boxes} \
         if parts else {}
     return Prepared(batch=scale_to_unit(batch), boxes=boxes, size=size, **extra)
+
+
+def cut_close(gray: np.ndarray) -> bool:
+    """Whether an image looks cut close around dark ink that covers most of it (a bold digit cropped to its
+    strokes): its border, mostly paper, is much lighter than its median (see CLOSE_CUT_CONTRAST), along
+    CLOSE_CUT_BORDER of its length or more. A page on a darker desk has the opposite; a shadow across
+    half a page darkens as much of the border as of the page."""
+    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    sample = _sample(gray)
+    paper, middle = median(border), median(sample)
+    if paper - middle <= CLOSE_CUT_CONTRAST * (float(sample.max()) - float(sample.min())):
+        return False
+    return np.count_nonzero(border > (paper + middle) / 2) >= CLOSE_CUT_BORDER * border.size
 
 
 def with_margin(gray: np.ndarray) -> tuple[np.ndarray, int]:

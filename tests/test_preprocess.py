@@ -292,6 +292,21 @@ def test_a_marker_stroke_as_wide_as_a_tenth_of_the_image_stays_solid_ink():
     assert np.median(ink[~ndimage.binary_dilation(strokes, iterations=4)]) < 10  # the paper stays paper
 
 
+def test_a_bold_digit_cut_at_its_ink_gets_a_margin_of_paper_and_a_page_on_a_desk_does_not():
+    # A 3 in marker cut where its strokes end: more ink than paper, so the image's median is ink. Its border
+    # is mostly paper, much lighter: the image is read with a margin of that paper, as a small upload is.
+    def gray(name):
+        return preprocess.to_gray(preprocess.decode((DATA / name).read_bytes(), max_pixels=10**8))[0]
+
+    assert preprocess.cut_close(gray("marker_cut_close_3.jpg"))
+    for name in ("desk_photo_6.jpg", "vignette_0.jpg", "dark_corner_6.jpg", "ruled_paper_3.jpg",
+                 "photo_grey_ink_8.jpg", "marker_4.jpg", "white_on_black_4.png", "boxed_7.png"):
+        assert not preprocess.cut_close(gray(name)), name
+    [(x, y, w, h)] = prepared("marker_cut_close_3.jpg").boxes
+    width, height = Image.open(DATA / "marker_cut_close_3.jpg").size
+    assert x <= 2 and y <= 2 and w >= width - 4 and h >= height - 4  # the whole image is the digit
+
+
 def test_an_empty_round_0_is_not_taken_for_a_box():
     mask = np.zeros((60, 60), bool)
     yy, xx = np.mgrid[0:60, 0:60]

@@ -172,19 +172,25 @@ def cropped_tight(digit: np.ndarray, size: int) -> Image.Image:
     return Image.fromarray(255 - np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR)))
 
 
-def marker_crop(digit: np.ndarray, rng: np.random.Generator, size: int = 200) -> Image.Image:
+def marker_crop(digit: np.ndarray, rng: np.random.Generator, size: int = 200,
+                margin: float = 0.1) -> Image.Image:
     """A digit written with a broad marker (its strokes widened), photographed on paper and cropped by hand
-    close to its ink (a margin of a tenth of its size), size x size."""
+    close to its ink, with a margin of `margin` of its size (none: the crop's sides touch the strokes); its
+    longest side `size` px."""
     bold = ndimage.grey_dilation(digit, size=(3, 3))
     rows, cols = np.nonzero(bold > 30)
     crop = bold[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     height, width = crop.shape
     side = max(height, width)
-    pad = side // 10
-    square = np.zeros((side + 2 * pad, side + 2 * pad), np.uint8)
-    top, left = pad + (side - height) // 2, pad + (side - width) // 2
-    square[top:top + height, left:left + width] = crop
-    ink = np.asarray(Image.fromarray(square).resize((size, size), Image.BICUBIC), np.float32) / 255
+    pad = int(side * margin)
+    if margin:  # a square crop
+        square = np.zeros((side + 2 * pad, side + 2 * pad), np.uint8)
+        top, left = pad + (side - height) // 2, pad + (side - width) // 2
+        square[top:top + height, left:left + width] = crop
+        crop = square
+    scale = size / max(crop.shape)
+    shape = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    ink = np.asarray(Image.fromarray(crop).resize(shape, Image.BICUBIC), np.float32) / 255
     page = 232 - 190 * ink + rng.normal(0, 4, ink.shape)
     return Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
 
@@ -235,6 +241,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # A 4 written with a marker and cropped close: its strokes are as wide as the paper's blocks were, so
     # they counted as background and were hollowed out (read as "12").
     write("marker_4.jpg", jpeg(marker_crop(x[49], rng([8, 49]))))
+    # A 3 in marker cut at its ink, 300 px tall: mostly ink, so its median is the ink (read as "2757").
+    write("marker_cut_close_3.jpg", jpeg(marker_crop(x[51], rng([9, 51]), size=300, margin=0)))
     # A number in a form's comb of four fields (read as one "2" before), and two lines of three digits
     # (read as three merged pairs before).
     four = [x[CLEAR[d]] for d in (3, 1, 4, 1)]
