@@ -58,6 +58,10 @@ EDGE_RUN = 0.2
 FRAME_RUN = 0.5
 SOLID = 0.6  # of its bounding box inked: a band, where a digit's strokes leave most of theirs blank
 SURROUNDINGS_FRINGE = 0.015
+# ... or a sliver along SLIVER_RUN of a side or more, reaching no further than EDGE_SLIVER of the image into
+# it (the desk beside a page turned slightly: a wedge too thin to be solid, too short to be a frame).
+SLIVER_RUN = 0.35
+EDGE_SLIVER = 0.05
 
 
 @dataclass
@@ -209,26 +213,31 @@ def without_frames(mask: np.ndarray, labels: np.ndarray | None = None,
 
 def without_surroundings(mask: np.ndarray) -> np.ndarray:
     """The mask without what surrounds a photographed page: the desk, or the page's shadow. That is ink
-    along at least EDGE_RUN of one of the image's sides, either solid (a band) or along half a side or more
-    (the frame around a page); a digit meets the edge only across its strokes, a ruled line only across its
-    width. A thin fringe around it goes too: the page's half-lit edge leaves ink along it."""
+    along at least EDGE_RUN of one of the image's sides, either solid (a band), along half a side or more
+    (the frame around a page), or a sliver along a third of a side that reaches hardly into the image (see
+    EDGE_SLIVER); a digit meets the edge only across its strokes, a ruled line only across its width. A
+    thin fringe around it goes too: the page's half-lit edge leaves ink along it."""
     sides = (mask[0], mask[-1], mask[:, 0], mask[:, -1])
     if not any(np.count_nonzero(side) >= EDGE_RUN * len(side) and _long_runs(side, EDGE_RUN)
                for side in sides):  # most uploads stop here
         return mask
     labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
     contact = np.zeros(count + 1)
-    for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+    boxes = ndimage.find_objects(labels)
+    sliver = np.zeros(count + 1, dtype=bool)  # lies along a side it touches, thin across it
+    for side, axis in ((labels[0], 0), (labels[-1], 0), (labels[:, 0], 1), (labels[:, -1], 1)):
         for start, stop in _long_runs(side > 0, EDGE_RUN):
             for label in np.unique(side[start:stop]):
                 contact[label] = max(contact[label], (stop - start) / len(side))
+                span = boxes[label - 1][axis]  # how far the piece reaches into the image from this side
+                sliver[label] |= (span.stop - span.start <= max(2, EDGE_SLIVER * mask.shape[axis])
+                                  and stop - start >= SLIVER_RUN * len(side))
     areas = np.bincount(labels.ravel(), minlength=count + 1)
     around = np.zeros(count + 1, dtype=bool)
-    boxes = ndimage.find_objects(labels)
     for label in np.flatnonzero(contact):
         rows, cols = boxes[label - 1]
         solid = areas[label] >= SOLID * (rows.stop - rows.start) * (cols.stop - cols.start)
-        around[label] = solid or contact[label] >= FRAME_RUN
+        around[label] = solid or sliver[label] or contact[label] >= FRAME_RUN
     if not around.any() or around[labels].sum() == mask.sum():  # all the ink: a digit cropped tight
         return mask
     fringe = max(2, round(SURROUNDINGS_FRINGE * min(mask.shape)))

@@ -33,7 +33,7 @@ def test_each_digit_is_read_right(upload, digit):
     ("dark_corner_6.jpg", "6"), ("touching_2025.png", "2025"), ("scan_a4_3.tif", "3"),
     ("boxed_7.png", "7"), ("underlined_0.png", "0"), ("comb_3141.png", "3141"),
     ("two_lines_123_456.png", "123456"), ("tight_3.png", "3"), ("tight_0.png", "0"),
-    ("marker_4.jpg", "4"), ("marker_cut_close_3.jpg", "3"),
+    ("marker_4.jpg", "4"), ("marker_cut_close_3.jpg", "3"), ("desk_sliver_4.jpg", "4"),
 ])
 def test_real_world_images_are_read_right(upload, name, expected):
     response = upload(name)

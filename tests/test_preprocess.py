@@ -187,6 +187,18 @@ def test_the_desk_around_a_photographed_page_is_not_a_digit():
     assert 180 <= x and x + w <= 310 and 100 <= y and y + h <= 260
 
 
+def test_a_sliver_of_desk_along_a_side_goes_but_a_digits_bar_at_the_edge_stays():
+    mask = np.zeros((200, 200), bool)
+    mask[80:130, 90:95] = mask[80:84, 80:110] = True  # a digit in the middle
+    for row in range(60, 140):  # the desk beside a page turned slightly: a wedge 1-8 px wide, 80 px long
+        mask[row, 200 - 1 - (row - 60) // 10:] = True
+    mask[0:5, 20:70] = True  # a bar along the top edge, a quarter of it: a 5's, cut close
+    mask[5:40, 20:25] = True
+    kept = segment.without_surroundings(mask)
+    assert not kept[:, 190:].any()  # the wedge went
+    assert (kept == mask)[:, :190].all()  # the digit and the bar did not
+
+
 @pytest.mark.parametrize(("name", "digit_box"), [
     ("vignette_0.jpg", (9, 467, 53, 62)),  # 154x641, dark along its top and bottom; ink x 10-61, y 468-527
     ("dark_corner_6.jpg", (480, 20, 14, 30)),  # 652x108, a dark corner at the left

@@ -242,6 +242,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # they counted as background and were hollowed out (read as "12").
     write("marker_4.jpg", jpeg(marker_crop(x[49], rng([8, 49]))))
     # A 3 in marker cut at its ink, 300 px tall: mostly ink, so its median is the ink (read as "2757").
+    # A page turned slightly on a desk: a sliver of desk, a wedge along one side, was read as a "1" ("41").
+    write("desk_sliver_4.jpg", evalkit.notebook(x[27], "4", rng([12, 27])).data)
     write("marker_cut_close_3.jpg", jpeg(marker_crop(x[51], rng([9, 51]), size=300, margin=0)))
     # A number in a form's comb of four fields (read as one "2" before), and two lines of three digits
     # (read as three merged pairs before).
