@@ -11,6 +11,9 @@ from scipy import ndimage
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 MIN_DIGIT_PIXELS = 6  # a digit is at least this tall or wide in the working image
 MIN_DIGIT_FRACTION = 0.04  # ... and at least this fraction of the image's shorter side
+# A dash, not a digit: shorter than DASH_HEIGHT of that size, and than DASH_FLAT of its own width.
+DASH_HEIGHT = 0.5
+DASH_FLAT = 0.25
 # Noise: a piece of ink that nowhere reaches STRONG_SHARE of the way from the threshold to the strongest ink,
 # outside the box of every piece that does.
 STRONG_SHARE = 0.5
@@ -430,9 +433,11 @@ def _merge_caps(groups: list[_Group]) -> list[_Group]:
 
 
 def _drop_specks(groups: list[_Group], short_side: int) -> list[_Group]:
-    """Drop marks too small to be a digit: a full stop between digits, a speck on a blank page."""
+    """Drop marks too small to be a digit: a full stop between digits, a speck on a blank page, a dash (a
+    ruled line broken by the threshold)."""
     floor = max(MIN_DIGIT_PIXELS, MIN_DIGIT_FRACTION * short_side)
-    groups = [g for g in groups if max(g.x1 - g.x0, g.y1 - g.y0) >= floor]
+    groups = [g for g in groups if max(g.x1 - g.x0, g.y1 - g.y0) >= floor
+              and not (g.y1 - g.y0 < DASH_HEIGHT * floor and g.y1 - g.y0 < DASH_FLAT * (g.x1 - g.x0))]
     if not groups:
         return []
     tallest = max(g.y1 - g.y0 for g in groups)

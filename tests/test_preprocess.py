@@ -187,6 +187,18 @@ def test_the_desk_around_a_photographed_page_is_not_a_digit():
     assert 180 <= x and x + w <= 310 and 100 <= y and y + h <= 260
 
 
+def test_dashes_left_of_ruled_lines_are_not_digits():
+    # A turned page's ruled lines, cut into dashes 1-2 px tall by the threshold, were read as rows of 5s.
+    mask = np.zeros((240, 260), bool)
+    for y in range(40, 230, 20):
+        for x in range(20, 240, 25):
+            mask[y:y + 2, x:x + 12] = True
+    assert segment.find_digits(mask) == []
+    mask[60:120, 120:126] = mask[60:66, 100:126] = True  # a 7, 60 px tall, over them
+    [digit] = segment.find_digits(mask)
+    assert digit.box[3] >= 60
+
+
 def test_a_sliver_of_desk_along_a_side_goes_but_a_digits_bar_at_the_edge_stays():
     mask = np.zeros((200, 200), bool)
     mask[80:130, 90:95] = mask[80:84, 80:110] = True  # a digit in the middle
