@@ -45,6 +45,14 @@ MARGIN_UP_TO = 160
 MARGIN = 0.5
 CLOSE_CUT_CONTRAST = 0.25
 CLOSE_CUT_BORDER = 0.6
+# A light page on a darker desk that covers most of the photo (see light_page): a piece of "ink" at least
+# PAGE_SIDE of the image's shorter side both ways, filling PAGE_FILL of its box or more, with writing inside
+# it (dark holes of PAGE_INK of its area or more) made of strokes: their mean width under PAGE_STROKE of
+# their extent, where the loops of a bold light digit are round or slits of their own.
+PAGE_SIDE = 0.25
+PAGE_FILL = 0.7
+PAGE_INK = 0.02
+PAGE_STROKE = 0.25
 # The paper's level under uneven light (see _background) is estimated on a grid of BACKGROUND_BLOCKS blocks a
 # side: a block's level is the grey level PAPER_SHARE of its pixels are at or below (ink bright), so a block
 # with that much paper reads as paper; then blocks within OPENING blocks of one that reads as paper are
@@ -176,14 +184,21 @@ def holds_one_digit(width: int, height: int) -> bool:
 
 def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single: bool = False,
                  max_digits: int = 32, scale: float = 1.0, origin: tuple[float, float] = (0, 0),
-                 size: tuple[int, int] | None = None, margin: bool = False) -> Prepared:
+                 size: tuple[int, int] | None = None, margin: bool = False, pages: bool = True) -> Prepared:
     """The pipeline from a grey-level array (0-255, any polarity) to model input. Boxes are given in the
     upload's pixels: `scale` of them to a pixel of `gray`, whose corner is at `origin`. `margin`: the image
     is a small upload, maybe cropped tight to its digit (see with_margin); a larger one gets the margin too
-    when it looks cut close around dark ink (see cut_close)."""
+    when it looks cut close around dark ink (see cut_close). `pages`: a light page on a darker desk that
+    covers most of the photo is found and read on its own (see light_page)."""
     gray, pad = with_margin(gray) if margin or cut_close(gray) else (gray, 0)
     ink = ink_image(gray)
     mask = ink >= ink_threshold(ink, threshold)
+    page = light_page(gray, mask) if pages and not pad else None
+    if page is not None:
+        x, y, w, h = page
+        return prepare_gray(gray[y:y + h, x:x + w], threshold=threshold, single=single, max_digits=max_digits,
+                            scale=scale, origin=(origin[0] + x * scale, origin[1] + y * scale),
+                            size=size or (gray.shape[1], gray.shape[0]), pages=False)
     digits = find_digits(mask, single=single, ink=ink)
     if not digits:
         raise NoDigitFound()
@@ -204,6 +219,40 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
     extra = {"splits": splits, "parts": scale_to_unit(np.stack(parts)[..., None]), "part_boxes": part_boxes} \
         if parts else {}
     return Prepared(batch=scale_to_unit(batch), boxes=boxes, size=size, **extra)
+
+
+def light_page(gray: np.ndarray, mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box (x, y, w, h) of a light page (a sticky note, an index card) on a darker desk that covers most
+    of the photo, or None. The desk is then the image's median, so the page was taken for light ink: one
+    solid piece of the mask (see PAGE_FILL), large both ways (PAGE_SIDE), lighter than the image's median,
+    with pen strokes inside it (what is written on it), where a bold light digit has only round holes."""
+    if np.count_nonzero(mask) < PAGE_FILL * (PAGE_SIDE * min(mask.shape)) ** 2:  # most images stop here
+        return None
+    labels, count = ndimage.label(mask)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+        h, w = rows.stop - rows.start, cols.stop - cols.start
+        if min(w, h) < PAGE_SIDE * min(mask.shape) or areas[index] < PAGE_FILL * w * h:
+            continue
+        piece = labels[rows, cols] == index
+        if median(gray[rows, cols][piece]) <= median(_sample(gray)):
+            continue
+        written = ndimage.binary_fill_holes(piece) & ~mask[rows, cols]
+        if np.count_nonzero(written) >= PAGE_INK * areas[index] and _strokes(written):
+            return cols.start, rows.start, w, h
+    return None
+
+
+def _strokes(region: np.ndarray) -> bool:
+    """Whether a region is pen strokes rather than blobs: its mean width (twice its area over its edge's
+    length) is under PAGE_STROKE of its longest extent."""
+    area = np.count_nonzero(region)
+    if not area:
+        return False
+    edge = np.count_nonzero(region & ~_eroded(region))
+    rows, cols = np.nonzero(region)
+    extent = max(int(rows.max() - rows.min()), int(cols.max() - cols.min())) + 1
+    return 2 * area / max(1, edge) <= PAGE_STROKE * extent
 
 
 def cut_close(gray: np.ndarray) -> bool:

@@ -187,6 +187,24 @@ def test_the_desk_around_a_photographed_page_is_not_a_digit():
     assert 180 <= x and x + w <= 310 and 100 <= y and y + h <= 260
 
 
+def test_a_sticky_note_on_a_desk_is_read_as_paper_and_a_bold_light_digit_is_not_a_page():
+    # The desk fills most of the photo, so it is the image's median: the yellow note was taken for ink.
+    prepared = preprocess.prepare((DATA / "sticky_note_9.jpg").read_bytes())
+    [(x, y, w, h)] = prepared.boxes
+    # The note is x 165-375, y 38-248 (210 px square): the box is the 9 written on it, not the note.
+    assert 165 < x and x + w < 375 and 38 < y and y + h < 248 and 80 <= h <= 160
+    gray = np.full((300, 300), 40.0)
+    yy, xx = np.mgrid[0:300, 0:300]
+    ring = np.hypot(yy - 150, xx - 150)
+    gray[ring < 110] = 230.0  # a bold light 0 on a dark board: its hole is round, not a pen stroke
+    gray[ring < 25] = 40.0
+    ink = preprocess.ink_image(gray)
+    assert preprocess.light_page(gray, ink >= 75) is None
+    gray[140:160, 100:200] = 40.0  # a page (the disc) with a stroke written on it
+    ink = preprocess.ink_image(gray)
+    assert preprocess.light_page(gray, ink >= 75) is not None
+
+
 def test_dashes_left_of_ruled_lines_are_not_digits():
     # A turned page's ruled lines, cut into dashes 1-2 px tall by the threshold, were read as rows of 5s.
     mask = np.zeros((240, 260), bool)

@@ -195,6 +195,24 @@ def marker_crop(digit: np.ndarray, rng: np.random.Generator, size: int = 200,
     return Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
 
 
+def sticky_note(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A phone photo (640x480) of a digit on a yellow sticky note on a wooden desk that fills most of it."""
+    height, width = 480, 640
+    side = int(height * rng.uniform(0.4, 0.55))
+    yy, xx = np.mgrid[0:height, 0:width]
+    photo = np.ones((height, width, 3)) * np.array([95.0, 70, 50]) * rng.uniform(0.7, 1.2)
+    photo += (np.sin(xx / rng.uniform(6, 14) + yy / 40.0) * 8)[..., None]  # the wood's grain
+    top, left = int(rng.integers(10, height - side - 10)), int(rng.integers(10, width - side - 10))
+    photo[top:top + side, left:left + side] = (250.0, 235, 120)
+    shape = evalkit.ink_shape(digit, int(side * rng.uniform(0.5, 0.75)))[:, :side - 8]
+    ink = np.zeros((height, width))
+    y0, x0 = top + (side - shape.shape[0]) // 2, left + (side - shape.shape[1]) // 2
+    ink[y0:y0 + shape.shape[0], x0:x0 + shape.shape[1]] = shape
+    photo = photo * (1 - ink[..., None]) + np.array([30.0, 30, 60]) * ink[..., None]
+    photo = ndimage.gaussian_filter(photo, (0.8, 0.8, 0)) + rng.normal(0, 3, photo.shape)
+    return Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
+
+
 def jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
@@ -244,6 +262,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # A 3 in marker cut at its ink, 300 px tall: mostly ink, so its median is the ink (read as "2757").
     # A page turned slightly on a desk: a sliver of desk, a wedge along one side, was read as a "1" ("41").
     write("desk_sliver_4.jpg", evalkit.notebook(x[27], "4", rng([12, 27])).data)
+    # A 9 on a sticky note on a desk that fills most of the photo: the desk was the paper, the note a "0".
+    write("sticky_note_9.jpg", jpeg(sticky_note(x[7], rng([14, 7]))))
     write("marker_cut_close_3.jpg", jpeg(marker_crop(x[51], rng([9, 51]), size=300, margin=0)))
     # A number in a form's comb of four fields (read as one "2" before), and two lines of three digits
     # (read as three merged pairs before).
