@@ -228,6 +228,9 @@ def light_page(gray: np.ndarray, mask: np.ndarray) -> tuple[int, int, int, int] 
     with pen strokes inside it (what is written on it), where a bold light digit has only round holes."""
     if np.count_nonzero(mask) < PAGE_FILL * (PAGE_SIDE * min(mask.shape)) ** 2:  # most images stop here
         return None
+    paper, marked = _sample(gray), _sample(mask)
+    if not marked.any() or paper[marked].mean() <= paper.mean():  # dark ink: the rest stop here
+        return None
     labels, count = ndimage.label(mask)
     areas = np.bincount(labels.ravel(), minlength=count + 1)
     for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
