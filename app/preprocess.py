@@ -225,12 +225,13 @@ def light_page(gray: np.ndarray, mask: np.ndarray) -> tuple[int, int, int, int] 
     """The box (x, y, w, h) of a light page (a sticky note, an index card) on a darker desk that covers most
     of the photo, or None. The desk is then the image's median, so the page was taken for light ink: one
     solid piece of the mask (see PAGE_FILL), large both ways (PAGE_SIDE), lighter than the image's median,
-    with pen strokes inside it (what is written on it), where a bold light digit has only round holes."""
+    with pen strokes inside it (what is written on it), where a bold light digit has round holes or slits."""
     if np.count_nonzero(mask) < PAGE_FILL * (PAGE_SIDE * min(mask.shape)) ** 2:  # most images stop here
         return None
-    paper, marked = _sample(gray), _sample(mask)
-    if not marked.any() or paper[marked].mean() <= paper.mean():  # dark ink: the rest stop here
+    sample, marked = _sample(gray), _sample(mask)
+    if not marked.any() or sample[marked].mean() <= sample.mean():  # dark ink: the rest stop here
         return None
+    middle = median(sample)
     labels, count = ndimage.label(mask)
     areas = np.bincount(labels.ravel(), minlength=count + 1)
     for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
@@ -238,7 +239,7 @@ def light_page(gray: np.ndarray, mask: np.ndarray) -> tuple[int, int, int, int] 
         if min(w, h) < PAGE_SIDE * min(mask.shape) or areas[index] < PAGE_FILL * w * h:
             continue
         piece = labels[rows, cols] == index
-        if median(gray[rows, cols][piece]) <= median(_sample(gray)):
+        if median(gray[rows, cols][piece]) <= middle:
             continue
         written = ndimage.binary_fill_holes(piece) & ~mask[rows, cols]
         if np.count_nonzero(written) >= PAGE_INK * areas[index] and _strokes(written):
@@ -263,12 +264,17 @@ def cut_close(gray: np.ndarray) -> bool:
     strokes): its border, mostly paper, is much lighter than its median (see CLOSE_CUT_CONTRAST), along
     CLOSE_CUT_BORDER of its length or more. A page on a darker desk has the opposite; a shadow across
     half a page darkens as much of the border as of the page."""
-    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    border = _border(gray)
     sample = _sample(gray)
     paper, middle = median(border), median(sample)
     if paper - middle <= CLOSE_CUT_CONTRAST * (float(sample.max()) - float(sample.min())):
         return False
     return np.count_nonzero(border > (paper + middle) / 2) >= CLOSE_CUT_BORDER * border.size
+
+
+def _border(pixels: np.ndarray) -> np.ndarray:
+    """The pixels along an image's four sides, each once."""
+    return np.concatenate([pixels[0], pixels[-1], pixels[1:-1, 0], pixels[1:-1, -1]])
 
 
 def with_margin(gray: np.ndarray) -> tuple[np.ndarray, int]:
@@ -278,7 +284,7 @@ def with_margin(gray: np.ndarray) -> tuple[np.ndarray, int]:
     image's border, which a digit crosses only here and there."""
     height, width = gray.shape
     pad = max(2, round(MARGIN * max(height, width)))
-    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    border = _border(gray)
     out = np.full((height + 2 * pad, width + 2 * pad), median(border), dtype=np.float32)
     out[pad:pad + height, pad:pad + width] = gray
     return out, pad
