@@ -61,6 +61,11 @@ PAGE_STROKE = 0.25
 BACKGROUND_BLOCKS = 16
 PAPER_SHARE = 0.25
 OPENING = 2
+# An image under TINY_SIDE px a side (an 8x8 or 16x16 digit), or one enlarged from such an image with square
+# pixels, is enlarged smoothly to about TINY_TARGET px before the pixel work: at its own size each pixel is a
+# step in a stroke's edge, and the ink's mask and the digit's 20 px would be made of those steps.
+TINY_SIDE = 24
+TINY_TARGET = 64
 
 
 def scale_to_unit(pixels: np.ndarray) -> np.ndarray:
@@ -348,7 +353,39 @@ def to_gray(image: Image.Image, factor: int = 0) -> tuple[np.ndarray, float]:
     left = int(max(gray.size) / target + 0.5)  # what draft() has not reduced already, to the nearest size
     if left > 1:
         gray = gray.reduce(left)
-    return np.asarray(gray, dtype=np.float32), width / gray.width
+    pixels = np.asarray(gray, dtype=np.float32)
+    if left <= 1:
+        pixels = smooth_if_tiny(pixels)
+    return pixels, width / pixels.shape[1]
+
+
+def smooth_if_tiny(pixels: np.ndarray) -> np.ndarray:
+    """Grey levels of a tiny image (see TINY_SIDE) enlarged smoothly; of any other image as they are. An image
+    made of square blocks of equal pixels is taken at one pixel a block first."""
+    block, top, left = pixel_blocks(pixels)
+    if max(pixels.shape) >= TINY_SIDE * block:
+        return pixels
+    if block > 1:
+        pixels = np.ascontiguousarray(pixels[top::block, left::block])
+    times = -(-TINY_TARGET // max(pixels.shape))
+    height, width = pixels.shape
+    larger = Image.fromarray(pixels, "F").resize((width * times, height * times), Image.BICUBIC)
+    return np.clip(np.asarray(larger), 0, 255)  # bicubic overshoots a little at sharp edges
+
+
+def pixel_blocks(pixels: np.ndarray) -> tuple[int, int, int]:
+    """The side of the square blocks of equal pixels an image is made of (one enlarged without smoothing,
+    "nearest neighbour"), and the row and column where the first whole block starts; (1, 0, 0) if none."""
+    middle = pixels[len(pixels) // 2]  # most images show it in one row: changes one pixel apart
+    steps = np.flatnonzero(middle[1:] != middle[:-1])
+    if len(steps) >= 3 and np.gcd.reduce(np.diff(steps)) == 1:
+        return 1, 0, 0
+    rows = np.flatnonzero((pixels[1:] != pixels[:-1]).any(axis=1)) + 1
+    columns = np.flatnonzero((pixels[:, 1:] != pixels[:, :-1]).any(axis=0)) + 1
+    if len(rows) < 2 or len(columns) < 2:
+        return 1, 0, 0
+    block = int(np.gcd.reduce(np.concatenate([np.diff(rows), np.diff(columns)])))
+    return block, int(rows[0]) % block, int(columns[0]) % block
 
 
 def reduction(width: int, height: int) -> int:

@@ -322,6 +322,25 @@ def test_a_small_digit_cropped_tight_to_its_ink_is_read_whole(name):
     assert 0.1 < (digit > 0.5).mean() < 0.5  # strokes on black, as MNIST draws it: not outlines, not a blob
 
 
+def test_a_tiny_image_is_enlarged_smoothly_and_square_pixels_are_taken_one_a_block():
+    # An 8x8 digit, and a 12x12 one blown up 8 times with square pixels: both are read from a smooth
+    # enlargement of their own pixels, so the steps of their edges are not strokes.
+    tiny = preprocess.decode((DATA / "tiny_8px_0.png").read_bytes(), max_pixels=10**8)
+    gray, scale = preprocess.to_gray(tiny)
+    assert gray.shape == (64, 64) and scale == 8 / 64
+    assert len(np.unique(gray)) > 10 * len(np.unique(np.asarray(tiny)))  # levels in between: smooth
+    blocky = np.asarray(preprocess.decode((DATA / "pixelated_9.png").read_bytes(), max_pixels=10**8))
+    assert preprocess.pixel_blocks(blocky) == (8, 0, 0)
+    assert preprocess.pixel_blocks(blocky[3:, 5:]) == (8, 5, 3)  # cut off the grid: the first whole block
+    assert preprocess.pixel_blocks(np.asarray(Image.open(DATA / "digit_4.png"))) == (1, 0, 0)
+    [(x, y, w, h)] = prepared("pixelated_9.png").boxes  # in the upload's pixels
+    assert 0 <= x and x + w <= 96 and 0 <= y and y + h <= 96 and h > 48
+    # Ordinary images pass unchanged, an MNIST digit of 28x28 too.
+    for name in ("digit_4.png", "row_2025.png"):
+        pixels = np.asarray(Image.open(DATA / name).convert("L"), dtype=np.float32)
+        assert preprocess.smooth_if_tiny(pixels) is pixels
+
+
 def test_a_marker_stroke_as_wide_as_a_tenth_of_the_image_stays_solid_ink():
     # A 4 written with a broad marker, cropped close: strokes 25-35 px wide on a 200x200 photo. Uneven light
     # is estimated from the paper between them; the strokes themselves must not count as background.

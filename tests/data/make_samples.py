@@ -172,6 +172,13 @@ def cropped_tight(digit: np.ndarray, size: int) -> Image.Image:
     return Image.fromarray(255 - np.asarray(Image.fromarray(crop).resize((size, size), Image.BILINEAR)))
 
 
+def low_resolution(digit: np.ndarray, size: int, enlarge: int = 0) -> Image.Image:
+    """A whole 28x28 digit at size x size (each pixel the mean of those it covers, as a low-resolution scanner
+    or the UCI 8x8 set has it), then, if asked, blown up `enlarge` times with square pixels."""
+    small = Image.fromarray(digit).resize((size, size), Image.BOX)
+    return small.resize((size * enlarge, size * enlarge), Image.NEAREST) if enlarge else small
+
+
 def marker_crop(digit: np.ndarray, rng: np.random.Generator, size: int = 200,
                 margin: float = 0.1) -> Image.Image:
     """A digit written with a broad marker (its strokes widened), photographed on paper and cropped by hand
@@ -265,6 +272,10 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # A 9 on a sticky note on a desk that fills most of the photo: the desk was the paper, the note a "0".
     write("sticky_note_9.jpg", jpeg(sticky_note(x[7], rng([14, 7]))))
     write("marker_cut_close_3.jpg", jpeg(marker_crop(x[51], rng([9, 51]), size=300, margin=0)))
+    # A 0 at 8x8 px (read as "4" before tiny images were enlarged smoothly), and a 9 at 12x12 blown up with
+    # square pixels to 96x96 (read as "7": the steps of its edges were read as strokes).
+    write("tiny_8px_0.png", low_resolution(x[25], 8))
+    write("pixelated_9.png", low_resolution(x[58], 12, enlarge=8))
     # A number in a form's comb of four fields (read as one "2" before), and two lines of three digits
     # (read as three merged pairs before).
     four = [x[CLEAR[d]] for d in (3, 1, 4, 1)]
