@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
 
 from app.errors import NoDigitFound, NotAnImage, UploadTooLarge
 from app.segment import Digit, find_digits, split_candidates, without_surroundings
@@ -46,13 +47,18 @@ MARGIN = 0.5
 CLOSE_CUT_CONTRAST = 0.25
 CLOSE_CUT_BORDER = 0.6
 # A light page on a darker desk that covers most of the photo (see light_page): a piece of "ink" at least
-# PAGE_SIDE of the image's shorter side both ways, filling PAGE_FILL of its box or more, with writing inside
-# it (dark holes of PAGE_INK of its area or more) made of strokes: their mean width under PAGE_STROKE of
-# their extent, where the loops of a bold light digit are round or slits of their own.
+# PAGE_SIDE of the image's shorter side both ways, filling PAGE_FILL or more of the smallest box around it at
+# any angle (a page turned on the desk; PAGE_UPRIGHT_FILL of its upright box, as a square or 4:3 page turned
+# 45 degrees does), its outline with what is written on it filled in a rectangle (PAGE_SQUARE of that box:
+# a bold digit's outline is round or ragged), with writing inside it (dark holes of PAGE_INK of its area or
+# more) made of strokes: their mean width under PAGE_STROKE of their extent, where the loops of a bold light
+# digit are round or slits of their own.
 PAGE_SIDE = 0.25
 PAGE_FILL = 0.7
 PAGE_INK = 0.02
 PAGE_STROKE = 0.25
+PAGE_UPRIGHT_FILL = 0.45
+PAGE_SQUARE = 0.85
 # The paper's level under uneven light (see _background) is estimated on a grid of BACKGROUND_BLOCKS blocks a
 # side: a block's level is the grey level PAPER_SHARE of its pixels are at or below (ink bright), so a block
 # with that much paper reads as paper; then blocks within OPENING blocks of one that reads as paper are
@@ -200,8 +206,8 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
     mask = ink >= ink_threshold(ink, threshold)
     page = light_page(gray, mask) if pages and not pad else None
     if page is not None:
-        x, y, w, h = page
-        return prepare_gray(gray[y:y + h, x:x + w], threshold=threshold, single=single, max_digits=max_digits,
+        (x, y, w, h), cut = page
+        return prepare_gray(cut, threshold=threshold, single=single, max_digits=max_digits,
                             scale=scale, origin=(origin[0] + x * scale, origin[1] + y * scale),
                             size=size or (gray.shape[1], gray.shape[0]), pages=False)
     digits = find_digits(mask, single=single, ink=ink)
@@ -226,11 +232,13 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
     return Prepared(batch=scale_to_unit(batch), boxes=boxes, size=size, **extra)
 
 
-def light_page(gray: np.ndarray, mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The box (x, y, w, h) of a light page (a sticky note, an index card) on a darker desk that covers most
-    of the photo, or None. The desk is then the image's median, so the page was taken for light ink: one
-    solid piece of the mask (see PAGE_FILL), large both ways (PAGE_SIDE), lighter than the image's median,
-    with pen strokes inside it (what is written on it), where a bold light digit has round holes or slits."""
+def light_page(gray: np.ndarray, mask: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """A light page (a sticky note, an index card) on a darker desk that covers most of the photo: its box
+    (x, y, w, h) and its grey levels cut out along its outline (the desk at a turned page's corners painted
+    the page's own level), or None. The desk is then the image's median, so the page was taken for light
+    ink: one solid piece of the mask, large both ways and filling most of the smallest box around it at any
+    angle (see PAGE_SIDE, PAGE_FILL), lighter than the image's median, with pen strokes inside it (what is
+    written on it), where a bold light digit has round holes or slits."""
     if np.count_nonzero(mask) < PAGE_FILL * (PAGE_SIDE * min(mask.shape)) ** 2:  # most images stop here
         return None
     sample, marked = _sample(gray), _sample(mask)
@@ -241,15 +249,37 @@ def light_page(gray: np.ndarray, mask: np.ndarray) -> tuple[int, int, int, int] 
     areas = np.bincount(labels.ravel(), minlength=count + 1)
     for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
         h, w = rows.stop - rows.start, cols.stop - cols.start
-        if min(w, h) < PAGE_SIDE * min(mask.shape) or areas[index] < PAGE_FILL * w * h:
+        if min(w, h) < PAGE_SIDE * min(mask.shape) or areas[index] < PAGE_UPRIGHT_FILL * w * h:
             continue
         piece = labels[rows, cols] == index
-        if median(gray[rows, cols][piece]) <= middle:
+        region = gray[rows, cols]
+        level = median(region[piece])
+        if level <= middle:
             continue
-        written = ndimage.binary_fill_holes(piece) & ~mask[rows, cols]
+        solid = ndimage.binary_fill_holes(piece)
+        box = turned_box_area(solid)
+        if areas[index] < PAGE_FILL * box or np.count_nonzero(solid) < PAGE_SQUARE * box:
+            continue
+        written = solid & ~mask[rows, cols]
         if np.count_nonzero(written) >= PAGE_INK * areas[index] and _strokes(written):
-            return cols.start, rows.start, w, h
+            return (cols.start, rows.start, w, h), np.where(solid, region, np.float32(level))
     return None
+
+
+def turned_box_area(region: np.ndarray) -> float:
+    """The area of the smallest rectangle, at any angle, around a region's pixels (each a unit square)."""
+    rows, cols = np.nonzero(region & ~_eroded(region))
+    points = np.column_stack([cols, rows]).astype(np.float64)
+    try:
+        corners = points[ConvexHull(points).vertices]
+    except QhullError:  # all in a line: the region is its own box
+        return float(np.count_nonzero(region))
+    sides = np.roll(corners, -1, axis=0) - corners
+    sides /= np.hypot(sides[:, 0], sides[:, 1])[:, None]
+    along = corners @ sides.T  # each corner's place along each side's direction, and across it
+    across = corners @ np.column_stack([-sides[:, 1], sides[:, 0]]).T
+    spans = (np.ptp(along, axis=0) + 1) * (np.ptp(across, axis=0) + 1)
+    return float(spans.min())
 
 
 def _strokes(region: np.ndarray) -> bool:

@@ -34,7 +34,8 @@ def test_each_digit_is_read_right(upload, digit):
     ("boxed_7.png", "7"), ("underlined_0.png", "0"), ("comb_3141.png", "3141"),
     ("two_lines_123_456.png", "123456"), ("tight_3.png", "3"), ("tight_0.png", "0"),
     ("marker_4.jpg", "4"), ("marker_cut_close_3.jpg", "3"), ("desk_sliver_4.jpg", "4"),
-    ("sticky_note_9.jpg", "9"), ("tiny_8px_0.png", "0"), ("pixelated_9.png", "9"),
+    ("sticky_note_9.jpg", "9"), ("sticky_note_turned_9.jpg", "9"), ("tiny_8px_0.png", "0"),
+    ("pixelated_9.png", "9"),
 ])
 def test_real_world_images_are_read_right(upload, name, expected):
     response = upload(name)

@@ -200,9 +200,32 @@ def test_a_sticky_note_on_a_desk_is_read_as_paper_and_a_bold_light_digit_is_not_
     gray[ring < 25] = 40.0
     ink = preprocess.ink_image(gray)
     assert preprocess.light_page(gray, ink >= 75) is None
-    gray[140:160, 100:200] = 40.0  # a page (the disc) with a stroke written on it
+    gray[140:160, 100:200] = 40.0  # a stroke across it: still not a page, whose outline is a rectangle
     ink = preprocess.ink_image(gray)
-    assert preprocess.light_page(gray, ink >= 75) is not None
+    assert preprocess.light_page(gray, ink >= 75) is None
+
+
+def test_a_sticky_note_turned_on_the_desk_is_cut_out_along_its_edges():
+    # Turned 20 degrees, the note fills too little of its upright box to pass for a page by that box; the
+    # smallest box around it at any angle is what it must fill. Its corners' desk is painted the note's level.
+    prepared = preprocess.prepare((DATA / "sticky_note_turned_9.jpg").read_bytes())
+    [(x, y, w, h)] = prepared.boxes
+    assert 160 < x and x + w < 380 and 30 < y and y + h < 260 and 70 <= h <= 160  # the 9, not the note
+    gray = np.full((300, 400), 60.0)
+    yy, xx = np.mgrid[0:300, 0:400]
+    turn = np.deg2rad(20)
+    along = (xx - 200) * np.cos(turn) + (yy - 150) * np.sin(turn)
+    across = (yy - 150) * np.cos(turn) - (xx - 200) * np.sin(turn)
+    note = (np.abs(along) < 90) & (np.abs(across) < 90)
+    gray[note] = 235.0
+    gray[140:160, 160:240] = 30.0  # a stroke written on it
+    mask = preprocess.ink_image(gray) >= 75
+    rows, cols = np.nonzero(note)
+    assert mask.sum() < 0.7 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1)  # under the upright box's 70%
+    (px, py, pw, ph), cut = preprocess.light_page(gray, mask)
+    assert cut.shape == (ph, pw) and abs(pw - (np.ptp(cols) + 1)) <= 2 and abs(ph - (np.ptp(rows) + 1)) <= 2
+    assert cut[0, 0] == cut[-1, -1] == pytest.approx(235.0)  # the desk in the box's corners: the note's level
+    assert cut.min() == 30.0  # the writing stays
 
 
 def test_dashes_left_of_ruled_lines_are_not_digits():

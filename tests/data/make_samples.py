@@ -202,19 +202,26 @@ def marker_crop(digit: np.ndarray, rng: np.random.Generator, size: int = 200,
     return Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
 
 
-def sticky_note(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
-    """A phone photo (640x480) of a digit on a yellow sticky note on a wooden desk that fills most of it."""
+def sticky_note(digit: np.ndarray, rng: np.random.Generator, turn: float = 0.0) -> Image.Image:
+    """A phone photo (640x480) of a digit on a yellow sticky note on a wooden desk that fills most of it; the
+    note turned `turn` degrees on the desk."""
     height, width = 480, 640
     side = int(height * rng.uniform(0.4, 0.55))
     yy, xx = np.mgrid[0:height, 0:width]
     photo = np.ones((height, width, 3)) * np.array([95.0, 70, 50]) * rng.uniform(0.7, 1.2)
     photo += (np.sin(xx / rng.uniform(6, 14) + yy / 40.0) * 8)[..., None]  # the wood's grain
     top, left = int(rng.integers(10, height - side - 10)), int(rng.integers(10, width - side - 10))
-    photo[top:top + side, left:left + side] = (250.0, 235, 120)
+    note = np.zeros((height, width), np.float32)
+    note[top:top + side, left:left + side] = 1.0
     shape = evalkit.ink_shape(digit, int(side * rng.uniform(0.5, 0.75)))[:, :side - 8]
-    ink = np.zeros((height, width))
+    ink = np.zeros((height, width), np.float32)
     y0, x0 = top + (side - shape.shape[0]) // 2, left + (side - shape.shape[1]) // 2
     ink[y0:y0 + shape.shape[0], x0:x0 + shape.shape[1]] = shape
+    if turn:
+        centre = (left + side / 2, top + side / 2)
+        note, ink = (np.asarray(Image.fromarray(layer, "F").rotate(turn, Image.BILINEAR, center=centre))
+                     for layer in (note, ink))
+    photo = photo * (1 - note[..., None]) + np.array([250.0, 235, 120]) * note[..., None]
     photo = photo * (1 - ink[..., None]) + np.array([30.0, 30, 60]) * ink[..., None]
     photo = ndimage.gaussian_filter(photo, (0.8, 0.8, 0)) + rng.normal(0, 3, photo.shape)
     return Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
@@ -271,6 +278,9 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("desk_sliver_4.jpg", evalkit.notebook(x[27], "4", rng([12, 27])).data)
     # A 9 on a sticky note on a desk that fills most of the photo: the desk was the paper, the note a "0".
     write("sticky_note_9.jpg", jpeg(sticky_note(x[7], rng([14, 7]))))
+    # The same note turned 20 degrees on the desk: it fills too little of its upright box to have been taken
+    # for a page (read as "0" before).
+    write("sticky_note_turned_9.jpg", jpeg(sticky_note(x[7], rng([14, 7]), turn=20)))
     write("marker_cut_close_3.jpg", jpeg(marker_crop(x[51], rng([9, 51]), size=300, margin=0)))
     # A 0 at 8x8 px (read as "4" before tiny images were enlarged smoothly), and a 9 at 12x12 blown up with
     # square pixels to 96x96 (read as "7": the steps of its edges were read as strokes).
