@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
-from scipy.spatial import ConvexHull, QhullError
 
 from app.errors import NoDigitFound, NotAnImage, UploadTooLarge
-from app.segment import Digit, find_digits, split_candidates, without_surroundings
+from app.segment import Digit, find_digits, split_candidates, turned_box_area, without_surroundings
 
 INPUT_SIZE = 28  # the model's input is INPUT_SIZE x INPUT_SIZE x 1
 BOX_SIZE = 20  # MNIST fits each digit's longest side into 20 px
@@ -264,22 +263,6 @@ def light_page(gray: np.ndarray, mask: np.ndarray) -> tuple[tuple[int, int, int,
         if np.count_nonzero(written) >= PAGE_INK * areas[index] and _strokes(written):
             return (cols.start, rows.start, w, h), np.where(solid, region, np.float32(level))
     return None
-
-
-def turned_box_area(region: np.ndarray) -> float:
-    """The area of the smallest rectangle, at any angle, around a region's pixels (each a unit square)."""
-    rows, cols = np.nonzero(region & ~_eroded(region))
-    points = np.column_stack([cols, rows]).astype(np.float64)
-    try:
-        corners = points[ConvexHull(points).vertices]
-    except QhullError:  # all in a line: the region is its own box
-        return float(np.count_nonzero(region))
-    sides = np.roll(corners, -1, axis=0) - corners
-    sides /= np.hypot(sides[:, 0], sides[:, 1])[:, None]
-    along = corners @ sides.T  # each corner's place along each side's direction, and across it
-    across = corners @ np.column_stack([-sides[:, 1], sides[:, 0]]).T
-    spans = (np.ptp(along, axis=0) + 1) * (np.ptp(across, axis=0) + 1)
-    return float(spans.min())
 
 
 def _strokes(region: np.ndarray) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 MIN_DIGIT_PIXELS = 6  # a digit is at least this tall or wide in the working image
@@ -65,6 +66,18 @@ SURROUNDINGS_FRINGE = 0.015
 # it (the desk beside a page turned slightly: a wedge too thin to be solid, too short to be a frame).
 SLIVER_RUN = 0.35
 EDGE_SLIVER = 0.05
+# When all the ink is one piece with the desk (a digit written up to the page's edge), the page is the largest
+# piece of paper: PAGE_INSIDE_SHARE of the image or more, filling PAGE_INSIDE_SOLID of its convex outline; the
+# ink outside that outline lies within PAGE_INSIDE_EDGE of the shorter side from the image's sides (a desk,
+# where a tight crop's strokes cross the image); the ink inside it is PAGE_INSIDE_INK of all the ink or more,
+# PAGE_INSIDE_DEEP of it further than PAGE_INSIDE_DEPTH of the shorter side inside the outline (a digit, where
+# the paper between a tight crop's strokes leaves slivers along them).
+PAGE_INSIDE_SHARE = 0.5
+PAGE_INSIDE_SOLID = 0.8
+PAGE_INSIDE_EDGE = 0.25
+PAGE_INSIDE_INK = 0.03
+PAGE_INSIDE_DEEP = 0.5
+PAGE_INSIDE_DEPTH = 0.04
 
 
 @dataclass
@@ -241,10 +254,75 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
         rows, cols = boxes[label - 1]
         solid = areas[label] >= SOLID * (rows.stop - rows.start) * (cols.stop - cols.start)
         around[label] = solid or sliver[label] or contact[label] >= FRAME_RUN
-    if not around.any() or around[labels].sum() == mask.sum():  # all the ink: a digit cropped tight
+    if not around.any():
         return mask
+    if around[labels].sum() == mask.sum():  # all the ink: a digit cropped tight, or one touching the desk
+        return _inside_page(mask)
     fringe = max(2, round(SURROUNDINGS_FRINGE * min(mask.shape)))
     return mask & ~ndimage.binary_dilation(around[labels], iterations=fringe)
+
+
+def _inside_page(mask: np.ndarray) -> np.ndarray:
+    """The ink on the page, where a digit written up to the page's edge joins the desk around it into one
+    piece (see PAGE_INSIDE_SHARE): what lies outside the page's outline goes. The mask as it is when there is
+    no such page, or no digit on it (a digit cropped tight, whose paper is the gaps between its strokes)."""
+    paper, count = ndimage.label(~mask)
+    if not count:
+        return mask
+    areas = np.bincount(paper.ravel())
+    areas[0] = 0
+    biggest = int(np.argmax(areas))
+    if areas[biggest] < PAGE_INSIDE_SHARE * mask.size:
+        return mask
+    hull = convex_hull_mask(paper == biggest)
+    if areas[biggest] < PAGE_INSIDE_SOLID * np.count_nonzero(hull):
+        return mask
+    rows, cols = np.nonzero(mask & ~hull)  # the desk lies along the sides; a digit's strokes cross the image
+    height, width = mask.shape
+    reach = np.minimum(np.minimum(rows, height - 1 - rows), np.minimum(cols, width - 1 - cols))
+    if not len(reach) or reach.max() > PAGE_INSIDE_EDGE * min(height, width):
+        return mask
+    inside = mask & ndimage.binary_erosion(hull)  # the paper's outline: its edge's shading is outside it
+    depth = max(2, round(PAGE_INSIDE_DEPTH * min(height, width)))
+    deep = np.count_nonzero(inside & ndimage.binary_erosion(hull, iterations=depth))
+    amount = np.count_nonzero(inside)
+    if amount < PAGE_INSIDE_INK * np.count_nonzero(mask) or deep < PAGE_INSIDE_DEEP * amount:
+        return mask
+    return inside
+
+
+def convex_hull_mask(region: np.ndarray) -> np.ndarray:
+    """The pixels inside the convex outline of a region's pixels."""
+    hull = _hull(region)
+    if hull is None:
+        return region.copy()
+    yy, xx = np.mgrid[0:region.shape[0], 0:region.shape[1]]
+    inside = np.ones(region.shape, dtype=bool)
+    for a, b, c in hull.equations:  # a x + b y + c <= 0 inside
+        inside &= a * xx + b * yy + c <= 0.5
+    return inside
+
+
+def turned_box_area(region: np.ndarray) -> float:
+    """The area of the smallest rectangle, at any angle, around a region's pixels (each a unit square)."""
+    hull = _hull(region)
+    if hull is None:  # all in a line: the region is its own box
+        return float(np.count_nonzero(region))
+    corners = hull.points[hull.vertices]
+    sides = np.roll(corners, -1, axis=0) - corners  # the smallest box has a side along one of the outline's
+    sides /= np.hypot(sides[:, 0], sides[:, 1])[:, None]
+    along = corners @ sides.T
+    across = corners @ np.column_stack([-sides[:, 1], sides[:, 0]]).T
+    return float(((np.ptp(along, axis=0) + 1) * (np.ptp(across, axis=0) + 1)).min())
+
+
+def _hull(region: np.ndarray) -> ConvexHull | None:
+    """The convex outline of a region's edge pixels (x, y), or None when they lie in a line."""
+    rows, cols = np.nonzero(region & ~ndimage.binary_erosion(region))
+    try:
+        return ConvexHull(np.column_stack([cols, rows]).astype(np.float64))
+    except (QhullError, ValueError):
+        return None
 
 
 def _long_runs(side: np.ndarray, share: float) -> list[tuple[int, int]]:

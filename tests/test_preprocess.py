@@ -228,6 +228,28 @@ def test_a_sticky_note_turned_on_the_desk_is_cut_out_along_its_edges():
     assert cut.min() == 30.0  # the writing stays
 
 
+def test_a_digit_written_up_to_the_pages_edge_is_cut_from_the_desk_it_touches():
+    # The desk shows on three sides; the 3's top touches the page's edge, so desk and digit were one piece,
+    # all the ink, and read whole as a "7". The page (the largest paper, convex) is what lies inside it.
+    [(x, y, w, h)] = preprocess.prepare((DATA / "page_edge_3.jpg").read_bytes()).boxes
+    width, height = Image.open(DATA / "page_edge_3.jpg").size
+    assert w < width / 2 and h < height / 2
+    mask = np.zeros((200, 300), bool)
+    mask[:20], mask[:, :25], mask[:, -30:] = True, True, True  # the desk along three sides
+    mask[20:90, 140:146] = True  # a stroke down from the page's top edge
+    mask[85:91, 110:170] = True
+    kept = segment.without_surroundings(mask)
+    assert kept[40:90, 140:146].all() and kept[85:91, 110:170].all()
+    assert not kept[:15].any() and not kept[:, :20].any() and not kept[:, -25:].any()
+    # A 7 cropped tight is also ink along two sides, but its paper is the gaps between its strokes.
+    seven = np.zeros((200, 140), bool)
+    seven[:25, :] = True
+    for row in range(25, 200):
+        column = 140 - 25 - (row - 25) * 60 // 175
+        seven[row, column:column + 25] = True
+    assert segment.without_surroundings(seven).sum() == seven.sum()
+
+
 def test_dashes_left_of_ruled_lines_are_not_digits():
     # A turned page's ruled lines, cut into dashes 1-2 px tall by the threshold, were read as rows of 5s.
     mask = np.zeros((240, 260), bool)
