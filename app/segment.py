@@ -78,6 +78,7 @@ PAGE_INSIDE_EDGE = 0.25
 PAGE_INSIDE_INK = 0.03
 PAGE_INSIDE_DEEP = 0.5
 PAGE_INSIDE_DEPTH = 0.04
+PAGE_INSIDE_CONTACT = 1.0
 
 
 @dataclass
@@ -256,39 +257,58 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
         around[label] = solid or sliver[label] or contact[label] >= FRAME_RUN
     if not around.any():
         return mask
-    if around[labels].sum() == mask.sum():  # all the ink: a digit cropped tight, or one touching the desk
-        return _inside_page(mask)
+    surroundings = around[labels]
+    page = _page_outline(mask)
+    if surroundings.sum() == mask.sum():  # all the ink: a digit cropped tight, or one touching the desk
+        return _on_page(mask, page, mask) if page is not None else mask
     fringe = max(2, round(SURROUNDINGS_FRINGE * min(mask.shape)))
-    return mask & ~ndimage.binary_dilation(around[labels], iterations=fringe)
+    kept = mask & ~ndimage.binary_dilation(surroundings, iterations=fringe)
+    if page is None:
+        return kept
+    return kept | _on_page(surroundings, page, np.zeros_like(mask))  # what touches the desk from the page
 
 
-def _inside_page(mask: np.ndarray) -> np.ndarray:
-    """The ink on the page, where a digit written up to the page's edge joins the desk around it into one
-    piece (see PAGE_INSIDE_SHARE): what lies outside the page's outline goes. The mask as it is when there is
-    no such page, or no digit on it (a digit cropped tight, whose paper is the gaps between its strokes)."""
+def _page_outline(mask: np.ndarray) -> np.ndarray | None:
+    """The inside of a photographed page's outline (see PAGE_INSIDE_SHARE), or None: the largest piece of
+    paper, convex, with the ink outside it along the image's sides (the desk), not across it (the strokes of
+    a digit cropped tight, whose paper is the gaps between them)."""
     paper, count = ndimage.label(~mask)
     if not count:
-        return mask
+        return None
     areas = np.bincount(paper.ravel())
     areas[0] = 0
     biggest = int(np.argmax(areas))
     if areas[biggest] < PAGE_INSIDE_SHARE * mask.size:
-        return mask
+        return None
     hull = convex_hull_mask(paper == biggest)
     if areas[biggest] < PAGE_INSIDE_SOLID * np.count_nonzero(hull):
-        return mask
-    rows, cols = np.nonzero(mask & ~hull)  # the desk lies along the sides; a digit's strokes cross the image
+        return None
+    rows, cols = np.nonzero(mask & ~hull)
     height, width = mask.shape
     reach = np.minimum(np.minimum(rows, height - 1 - rows), np.minimum(cols, width - 1 - cols))
     if not len(reach) or reach.max() > PAGE_INSIDE_EDGE * min(height, width):
-        return mask
-    inside = mask & ndimage.binary_erosion(hull)  # the paper's outline: its edge's shading is outside it
-    depth = max(2, round(PAGE_INSIDE_DEPTH * min(height, width)))
-    deep = np.count_nonzero(inside & ndimage.binary_erosion(hull, iterations=depth))
-    amount = np.count_nonzero(inside)
-    if amount < PAGE_INSIDE_INK * np.count_nonzero(mask) or deep < PAGE_INSIDE_DEEP * amount:
-        return mask
-    return inside
+        return None
+    return ndimage.binary_erosion(hull)  # the paper's outline: its edge's shading lies outside it
+
+
+def _on_page(ink: np.ndarray, page: np.ndarray, otherwise: np.ndarray) -> np.ndarray:
+    """The pieces of `ink` on the page that are a digit's (see PAGE_INSIDE_INK and PAGE_INSIDE_DEEP), or
+    `otherwise` when there are none."""
+    labels, count = ndimage.label(ink & page, structure=_EIGHT_CONNECTED)
+    if not count:
+        return otherwise
+    depth = max(2, round(PAGE_INSIDE_DEPTH * min(page.shape)))
+    deep = ndimage.binary_erosion(page, iterations=depth)
+    rim = page & ~ndimage.binary_erosion(page, iterations=2)
+    amounts = np.bincount(labels.ravel(), minlength=count + 1)
+    deeper = np.bincount(labels[deep].ravel(), minlength=count + 1)
+    contact = np.bincount(labels[rim].ravel(), minlength=count + 1)
+    extent = np.array([0] + [max(rows.stop - rows.start, cols.stop - cols.start)
+                             for rows, cols in ndimage.find_objects(labels)])
+    digit = ((deeper >= PAGE_INSIDE_DEEP * amounts) & (contact <= PAGE_INSIDE_CONTACT * extent)
+             & (amounts >= PAGE_INSIDE_INK * np.count_nonzero(ink)))
+    digit[0] = False
+    return digit[labels] if digit.any() else otherwise
 
 
 def convex_hull_mask(region: np.ndarray) -> np.ndarray:

@@ -278,6 +278,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("desk_sliver_4.jpg", evalkit.notebook(x[27], "4", rng([12, 27])).data)
     # A 3 written up to the page's top edge: with the desk on three sides it was one piece, read as "7".
     write("page_edge_3.jpg", evalkit.notebook(x[18], "3", rng([12, 18, 1])).data)
+    # A 5 touching the desk along the page's top edge, other ink on the page: it went with the desk (422).
+    write("page_edge_5.jpg", evalkit.notebook(x[129], "5", rng([13, 129, 0])).data)
     # A 9 on a sticky note on a desk that fills most of the photo: the desk was the paper, the note a "0".
     write("sticky_note_9.jpg", jpeg(sticky_note(x[7], rng([14, 7]))))
     # The same note turned 20 degrees on the desk: it fills too little of its upright box to have been taken
