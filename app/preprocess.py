@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from app.errors import NoDigitFound, NotAnImage, UploadTooLarge
-from app.segment import Digit, find_digits, split_candidates, turned_box_area, without_surroundings
+from app.segment import Digit, eroded, find_digits, split_candidates, turned_box_area, without_surroundings
 
 INPUT_SIZE = 28  # the model's input is INPUT_SIZE x INPUT_SIZE x 1
 BOX_SIZE = 20  # MNIST fits each digit's longest side into 20 px
@@ -271,7 +271,7 @@ def _strokes(region: np.ndarray) -> bool:
     area = np.count_nonzero(region)
     if not area:
         return False
-    edge = np.count_nonzero(region & ~_eroded(region))
+    edge = np.count_nonzero(region & ~eroded(region))
     rows, cols = np.nonzero(region)
     extent = max(int(rows.max() - rows.min()), int(cols.max() - cols.min())) + 1
     return 2 * area / max(1, edge) <= PAGE_STROKE * extent
@@ -545,20 +545,13 @@ def _thicken(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
     area = int(mask.sum())
     if area == 0:
         return crop
-    edge = mask & ~_eroded(mask)
+    edge = mask & ~eroded(mask)
     width = 2.0 * area / max(1, int(edge.sum()))
     target = 0.1 * max(mask.shape)
     grow = int(round(target - width))
     if width >= 0.6 * target or grow < 2:
         return crop
     return ndimage.grey_dilation(crop, size=(grow, grow))
-
-
-def _eroded(mask: np.ndarray) -> np.ndarray:
-    """ndimage.binary_erosion with its default cross and border (outside counts as empty), for small masks."""
-    padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=bool)
-    padded[1:-1, 1:-1] = mask
-    return mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
 
 
 def _centre_of_mass(pixels: np.ndarray) -> tuple[float, float]:

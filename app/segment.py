@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image, ImageDraw
 from scipy import ndimage
 from scipy.spatial import ConvexHull, QhullError
 
@@ -258,20 +259,21 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
     if not around.any():
         return mask
     surroundings = around[labels]
-    page = _page_outline(mask)
+    page = _page(mask)
     if surroundings.sum() == mask.sum():  # all the ink: a digit cropped tight, or one touching the desk
-        return _on_page(mask, page, mask) if page is not None else mask
+        on_page = _on_page(mask, page) if page is not None else None
+        return mask if on_page is None else on_page
     fringe = max(2, round(SURROUNDINGS_FRINGE * min(mask.shape)))
     kept = mask & ~ndimage.binary_dilation(surroundings, iterations=fringe)
-    if page is None:
-        return kept
-    return kept | _on_page(surroundings, page, np.zeros_like(mask))  # what touches the desk from the page
+    on_page = _on_page(surroundings, page) if page is not None else None  # touching the desk from the page
+    return kept if on_page is None else kept | on_page
 
 
-def _page_outline(mask: np.ndarray) -> np.ndarray | None:
-    """The inside of a photographed page's outline (see PAGE_INSIDE_SHARE), or None: the largest piece of
-    paper, convex, with the ink outside it along the image's sides (the desk), not across it (the strokes of
-    a digit cropped tight, whose paper is the gaps between them)."""
+def _page(mask: np.ndarray) -> tuple[ConvexHull, np.ndarray] | None:
+    """The outline of a photographed page and the pixels inside it (see PAGE_INSIDE_SHARE), or None: the
+    largest piece of paper,
+    convex, with the ink outside it along the image's sides (the desk), not across it (the strokes of a digit
+    cropped tight, whose paper is the gaps between them)."""
     paper, count = ndimage.label(~mask)
     if not count:
         return None
@@ -280,47 +282,38 @@ def _page_outline(mask: np.ndarray) -> np.ndarray | None:
     biggest = int(np.argmax(areas))
     if areas[biggest] < PAGE_INSIDE_SHARE * mask.size:
         return None
-    hull = convex_hull_mask(paper == biggest)
-    if areas[biggest] < PAGE_INSIDE_SOLID * np.count_nonzero(hull):
+    hull = _hull(paper == biggest)
+    if hull is None or areas[biggest] < PAGE_INSIDE_SOLID * hull.volume:  # a 2-D hull's volume is its area
         return None
-    rows, cols = np.nonzero(mask & ~hull)
+    outline = Image.new("1", (mask.shape[1], mask.shape[0]))
+    ImageDraw.Draw(outline).polygon([tuple(point) for point in hull.points[hull.vertices]], fill=1, outline=1)
+    inside = np.asarray(outline)
+    rows, cols = np.nonzero(mask & ~inside)
     height, width = mask.shape
     reach = np.minimum(np.minimum(rows, height - 1 - rows), np.minimum(cols, width - 1 - cols))
     if not len(reach) or reach.max() > PAGE_INSIDE_EDGE * min(height, width):
         return None
-    return ndimage.binary_erosion(hull)  # the paper's outline: its edge's shading lies outside it
+    return hull, eroded(inside)  # the paper's outline: its edge's shading lies outside it
 
 
-def _on_page(ink: np.ndarray, page: np.ndarray, otherwise: np.ndarray) -> np.ndarray:
-    """The pieces of `ink` on the page that are a digit's (see PAGE_INSIDE_INK and PAGE_INSIDE_DEEP), or
-    `otherwise` when there are none."""
-    labels, count = ndimage.label(ink & page, structure=_EIGHT_CONNECTED)
+def _on_page(ink: np.ndarray, page: tuple[ConvexHull, np.ndarray]) -> np.ndarray | None:
+    """The pieces of `ink` inside the page's outline that are a digit's (see PAGE_INSIDE_INK and
+    PAGE_INSIDE_DEEP), or None."""
+    hull, inside = page
+    labels, count = ndimage.label(ink & inside, structure=_EIGHT_CONNECTED)
     if not count:
-        return otherwise
-    depth = max(2, round(PAGE_INSIDE_DEPTH * min(page.shape)))
-    deep = ndimage.binary_erosion(page, iterations=depth)
-    rim = page & ~ndimage.binary_erosion(page, iterations=2)
-    amounts = np.bincount(labels.ravel(), minlength=count + 1)
-    deeper = np.bincount(labels[deep].ravel(), minlength=count + 1)
-    contact = np.bincount(labels[rim].ravel(), minlength=count + 1)
-    extent = np.array([0] + [max(rows.stop - rows.start, cols.stop - cols.start)
-                             for rows, cols in ndimage.find_objects(labels)])
+        return None
+    rows, cols = np.nonzero(labels)
+    piece, depth = labels[rows, cols], _depth(hull, rows, cols)
+    amounts = np.bincount(piece, minlength=count + 1)
+    deeper = np.bincount(piece[depth > max(2, PAGE_INSIDE_DEPTH * min(ink.shape))], minlength=count + 1)
+    contact = np.bincount(piece[depth <= 2.5], minlength=count + 1)  # along the outline, two pixels deep
+    spans = ndimage.find_objects(labels)
+    extent = np.array([0] + [max(r.stop - r.start, c.stop - c.start) for r, c in spans])
     digit = ((deeper >= PAGE_INSIDE_DEEP * amounts) & (contact <= PAGE_INSIDE_CONTACT * extent)
              & (amounts >= PAGE_INSIDE_INK * np.count_nonzero(ink)))
     digit[0] = False
-    return digit[labels] if digit.any() else otherwise
-
-
-def convex_hull_mask(region: np.ndarray) -> np.ndarray:
-    """The pixels inside the convex outline of a region's pixels."""
-    hull = _hull(region)
-    if hull is None:
-        return region.copy()
-    yy, xx = np.mgrid[0:region.shape[0], 0:region.shape[1]]
-    inside = np.ones(region.shape, dtype=bool)
-    for a, b, c in hull.equations:  # a x + b y + c <= 0 inside
-        inside &= a * xx + b * yy + c <= 0.5
-    return inside
+    return digit[labels] if digit.any() else None
 
 
 def turned_box_area(region: np.ndarray) -> float:
@@ -337,12 +330,26 @@ def turned_box_area(region: np.ndarray) -> float:
 
 
 def _hull(region: np.ndarray) -> ConvexHull | None:
-    """The convex outline of a region's edge pixels (x, y), or None when they lie in a line."""
-    rows, cols = np.nonzero(region & ~ndimage.binary_erosion(region))
+    """The convex outline of a region's pixels (x, y), or None when they lie in a line."""
+    rows, cols = np.nonzero(region & ~eroded(region))  # its edge's pixels are enough
     try:
         return ConvexHull(np.column_stack([cols, rows]).astype(np.float64))
     except (QhullError, ValueError):
         return None
+
+
+def _depth(hull: ConvexHull, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """How far (px) each pixel lies inside a convex outline; negative outside it."""
+    normals, offsets = hull.equations[:, :2], hull.equations[:, 2]  # unit normals: n . (x, y) + offset <= 0
+    return -(np.column_stack([cols, rows]) @ normals.T + offsets).max(axis=1)
+
+
+def eroded(mask: np.ndarray) -> np.ndarray:
+    """ndimage.binary_erosion with its default cross and border (outside counts as empty), without its
+    per-call overhead."""
+    padded = np.zeros((mask.shape[0] + 2, mask.shape[1] + 2), dtype=bool)
+    padded[1:-1, 1:-1] = mask
+    return mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
 
 
 def _long_runs(side: np.ndarray, share: float) -> list[tuple[int, int]]:
