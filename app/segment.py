@@ -67,6 +67,12 @@ SURROUNDINGS_FRINGE = 0.015
 # it (the desk beside a page turned slightly: a wedge too thin to be solid, too short to be a frame).
 SLIVER_RUN = 0.35
 EDGE_SLIVER = 0.05
+# ... or a shorter wedge, along WEDGE_RUN of a side or more, touching it along WEDGE_ALONG of its own length
+# and reaching no further than WEDGE_DEPTH of the image into it (a sliver of desk along part of a side: read
+# as a "1" after the digit).
+WEDGE_RUN = 0.05
+WEDGE_ALONG = 0.8
+WEDGE_DEPTH = 0.025
 # When all the ink is one piece with the desk (a digit written up to the page's edge), the page is the largest
 # piece of paper: PAGE_INSIDE_SHARE of the image or more, filling PAGE_INSIDE_SOLID of its convex outline; the
 # ink outside that outline lies within PAGE_INSIDE_EDGE of the shorter side from the image's sides (a desk,
@@ -236,7 +242,7 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
     EDGE_SLIVER); a digit meets the edge only across its strokes, a ruled line only across its width. A
     thin fringe around it goes too: the page's half-lit edge leaves ink along it."""
     sides = (mask[0], mask[-1], mask[:, 0], mask[:, -1])
-    if not any(np.count_nonzero(side) >= EDGE_RUN * len(side) and _long_runs(side, EDGE_RUN)
+    if not any(np.count_nonzero(side) >= WEDGE_RUN * len(side) and _long_runs(side, WEDGE_RUN)
                for side in sides):  # most uploads stop here
         return mask
     labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
@@ -244,14 +250,19 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
     boxes = ndimage.find_objects(labels)
     sliver = np.zeros(count + 1, dtype=bool)  # lies along a side it touches, thin across it
     for side, axis in ((labels[0], 0), (labels[-1], 0), (labels[:, 0], 1), (labels[:, -1], 1)):
-        for start, stop in _long_runs(side > 0, EDGE_RUN):
+        for start, stop in _long_runs(side > 0, WEDGE_RUN):
             for label in np.unique(side[start:stop]):
+                across, along = boxes[label - 1][axis], boxes[label - 1][1 - axis]
+                depth = across.stop - across.start  # how far the piece reaches into the image from this side
+                sliver[label] |= (depth <= max(2, WEDGE_DEPTH * mask.shape[axis])
+                                  and stop - start >= WEDGE_ALONG * (along.stop - along.start))
+                if stop - start < EDGE_RUN * len(side):
+                    continue
                 contact[label] = max(contact[label], (stop - start) / len(side))
-                span = boxes[label - 1][axis]  # how far the piece reaches into the image from this side
-                sliver[label] |= (span.stop - span.start <= max(2, EDGE_SLIVER * mask.shape[axis])
+                sliver[label] |= (depth <= max(2, EDGE_SLIVER * mask.shape[axis])
                                   and stop - start >= SLIVER_RUN * len(side))
     areas = np.bincount(labels.ravel(), minlength=count + 1)
-    around = np.zeros(count + 1, dtype=bool)
+    around = sliver.copy()
     for label in np.flatnonzero(contact):
         rows, cols = boxes[label - 1]
         solid = areas[label] >= SOLID * (rows.stop - rows.start) * (cols.stop - cols.start)

@@ -253,6 +253,20 @@ def test_a_digit_written_up_to_the_pages_edge_is_cut_from_the_desk_it_touches():
     assert segment.without_surroundings(seven).sum() == seven.sum()
 
 
+def test_a_short_wedge_of_desk_along_a_side_goes_but_a_stroke_cut_by_the_side_stays():
+    # A page turned slightly leaves a wedge of desk along a fifth of its right side, a few px deep.
+    [(x, y, w, h)] = preprocess.prepare((DATA / "desk_wedge_7.jpg").read_bytes()).boxes
+    assert x + w < 0.9 * Image.open(DATA / "desk_wedge_7.jpg").width
+    mask = np.zeros((200, 300), bool)
+    for row in range(120, 150):  # along 15% of the right side, 1-5 px deep
+        mask[row, 300 - 1 - (row - 120) // 7:] = True
+    mask[40:100, 100:106] = mask[40:46, 100:150] = True  # a digit's strokes
+    assert not segment.without_surroundings(mask)[:, 290:].any()
+    mask[:, 290:] = False
+    mask[150:165, 260:] = True  # a bar cut by the side: it runs into the image, across the side
+    assert segment.without_surroundings(mask)[150:165, 260:].all()
+
+
 def test_dashes_left_of_ruled_lines_are_not_digits():
     # A turned page's ruled lines, cut into dashes 1-2 px tall by the threshold, were read as rows of 5s.
     mask = np.zeros((240, 260), bool)

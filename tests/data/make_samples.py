@@ -280,6 +280,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("page_edge_3.jpg", evalkit.notebook(x[18], "3", rng([12, 18, 1])).data)
     # A 5 touching the desk along the page's top edge, other ink on the page: it went with the desk (422).
     write("page_edge_5.jpg", evalkit.notebook(x[129], "5", rng([13, 129, 0])).data)
+    # A wedge of desk along part of the page's right side, hardly reaching in: it was a "1" after the 7.
+    write("desk_wedge_7.jpg", evalkit.notebook(x[79], "7", rng([14, 79, 2])).data)
     # A 9 on a sticky note on a desk that fills most of the photo: the desk was the paper, the note a "0".
     write("sticky_note_9.jpg", jpeg(sticky_note(x[7], rng([14, 7]))))
     # The same note turned 20 degrees on the desk: it fills too little of its upright box to have been taken
