@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
-from scipy.spatial import ConvexHull, QhullError
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 MIN_DIGIT_PIXELS = 6  # a digit is at least this tall or wide in the working image
@@ -280,7 +279,7 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
     return kept if on_page is None else kept | on_page
 
 
-def _page(mask: np.ndarray) -> tuple[ConvexHull, np.ndarray] | None:
+def _page(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The outline of a photographed page and the pixels inside it (see PAGE_INSIDE_SHARE), or None: the
     largest piece of paper,
     convex, with the ink outside it along the image's sides (the desk), not across it (the strokes of a digit
@@ -293,11 +292,11 @@ def _page(mask: np.ndarray) -> tuple[ConvexHull, np.ndarray] | None:
     biggest = int(np.argmax(areas))
     if areas[biggest] < PAGE_INSIDE_SHARE * mask.size:
         return None
-    hull = _hull(paper == biggest)
-    if hull is None or areas[biggest] < PAGE_INSIDE_SOLID * hull.volume:  # a 2-D hull's volume is its area
+    hull = convex_outline(paper == biggest)
+    if hull is None or areas[biggest] < PAGE_INSIDE_SOLID * _area(hull):
         return None
     outline = Image.new("1", (mask.shape[1], mask.shape[0]))
-    ImageDraw.Draw(outline).polygon([tuple(point) for point in hull.points[hull.vertices]], fill=1, outline=1)
+    ImageDraw.Draw(outline).polygon([tuple(corner) for corner in hull.tolist()], fill=1, outline=1)
     inside = np.asarray(outline)
     rows, cols = np.nonzero(mask & ~inside)
     height, width = mask.shape
@@ -307,7 +306,7 @@ def _page(mask: np.ndarray) -> tuple[ConvexHull, np.ndarray] | None:
     return hull, eroded(inside)  # the paper's outline: its edge's shading lies outside it
 
 
-def _on_page(ink: np.ndarray, page: tuple[ConvexHull, np.ndarray]) -> np.ndarray | None:
+def _on_page(ink: np.ndarray, page: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
     """The pieces of `ink` inside the page's outline that are a digit's (see PAGE_INSIDE_INK and
     PAGE_INSIDE_DEEP), or None."""
     hull, inside = page
@@ -329,10 +328,9 @@ def _on_page(ink: np.ndarray, page: tuple[ConvexHull, np.ndarray]) -> np.ndarray
 
 def turned_box_area(region: np.ndarray) -> float:
     """The area of the smallest rectangle, at any angle, around a region's pixels (each a unit square)."""
-    hull = _hull(region)
-    if hull is None:  # all in a line: the region is its own box
+    corners = convex_outline(region)
+    if corners is None:  # all in a line: the region is its own box
         return float(np.count_nonzero(region))
-    corners = hull.points[hull.vertices]
     sides = np.roll(corners, -1, axis=0) - corners  # the smallest box has a side along one of the outline's
     sides /= np.hypot(sides[:, 0], sides[:, 1])[:, None]
     along = corners @ sides.T
@@ -340,19 +338,51 @@ def turned_box_area(region: np.ndarray) -> float:
     return float(((np.ptp(along, axis=0) + 1) * (np.ptp(across, axis=0) + 1)).min())
 
 
-def _hull(region: np.ndarray) -> ConvexHull | None:
-    """The convex outline of a region's pixels (x, y), or None when they lie in a line."""
-    rows, cols = np.nonzero(region & ~eroded(region))  # its edge's pixels are enough
-    try:
-        return ConvexHull(np.column_stack([cols, rows]).astype(np.float64))
-    except (QhullError, ValueError):
+def convex_outline(region: np.ndarray) -> np.ndarray | None:
+    """The corners (x, y) of the convex outline of a region's pixel centres, counter-clockwise as the image
+    shows it, or None when they lie in a line. Andrew's monotone chain over each row's two ends (the only
+    pixels that can be corners): scipy.spatial would do it, at 12 MB more in every worker."""
+    rows = np.flatnonzero(region.any(axis=1))
+    if not len(rows):
+        return None
+    inked = region[rows]
+    first = inked.argmax(axis=1)
+    last = region.shape[1] - 1 - inked[:, ::-1].argmax(axis=1)
+    points = sorted({(int(x), int(y)) for y, a, b in zip(rows, first, last, strict=True) for x in (a, b)})
+    if len(points) < 3:
         return None
 
+    def chain(ordered):
+        kept = []
+        for point in ordered:
+            while len(kept) >= 2 and _turn(kept[-2], kept[-1], point) <= 0:
+                kept.pop()
+            kept.append(point)
+        return kept[:-1]
 
-def _depth(hull: ConvexHull, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """How far (px) each pixel lies inside a convex outline; negative outside it."""
-    normals, offsets = hull.equations[:, :2], hull.equations[:, 2]  # unit normals: n . (x, y) + offset <= 0
-    return -(np.column_stack([cols, rows]) @ normals.T + offsets).max(axis=1)
+    corners = chain(points) + chain(points[::-1])
+    return np.array(corners, dtype=np.float64) if len(corners) >= 3 else None
+
+
+def _turn(o: tuple[int, int], a: tuple[int, int], b: tuple[int, int]) -> int:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+
+def _area(corners: np.ndarray) -> float:
+    """The area inside a polygon's corners (the shoelace formula)."""
+    x, y = corners[:, 0], corners[:, 1]
+    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
+
+
+def _depth(corners: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """How far (px) each pixel lies inside a convex outline (corners in either order); negative outside."""
+    sides = np.roll(corners, -1, axis=0) - corners
+    normals = np.column_stack([sides[:, 1], -sides[:, 0]]) / np.hypot(sides[:, 0], sides[:, 1])[:, None]
+    centre = corners.mean(axis=0)
+    if np.dot(normals[0], centre - corners[0]) < 0:  # point them inwards
+        normals = -normals
+    offsets = -(normals * corners).sum(axis=1)
+    return (np.column_stack([cols, rows]) @ normals.T + offsets).min(axis=1)
 
 
 def eroded(mask: np.ndarray) -> np.ndarray:
