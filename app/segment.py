@@ -72,12 +72,14 @@ EDGE_SLIVER = 0.05
 WEDGE_RUN = 0.05
 WEDGE_ALONG = 0.8
 WEDGE_DEPTH = 0.025
-# When all the ink is one piece with the desk (a digit written up to the page's edge), the page is the largest
-# piece of paper: PAGE_INSIDE_SHARE of the image or more, filling PAGE_INSIDE_SOLID of its convex outline; the
-# ink outside that outline lies within PAGE_INSIDE_EDGE of the shorter side from the image's sides (a desk,
-# where a tight crop's strokes cross the image); the ink inside it is PAGE_INSIDE_INK of all the ink or more,
-# PAGE_INSIDE_DEEP of it further than PAGE_INSIDE_DEPTH of the shorter side inside the outline (a digit, where
-# the paper between a tight crop's strokes leaves slivers along them).
+# What of the surroundings lies on the page stays (a digit written up to the page's edge joins the desk). The
+# page is the largest piece of paper: PAGE_INSIDE_SHARE of the image or more, filling PAGE_INSIDE_SOLID of its
+# convex outline, the ink outside that outline within PAGE_INSIDE_EDGE of the shorter side from the image's
+# sides (a desk, where a tight crop's strokes cross the image). A piece inside the outline stays when it is
+# PAGE_INSIDE_INK of the surroundings' ink or more, PAGE_INSIDE_DEEP of it further than PAGE_INSIDE_DEPTH of
+# the shorter side inside the outline, and touches the outline along no more than PAGE_INSIDE_CONTACT of its
+# own length (a digit, where the paper between a tight crop's strokes leaves slivers along them, and a
+# non-convex piece of paper wedges of desk inside its outline).
 PAGE_INSIDE_SHARE = 0.5
 PAGE_INSIDE_SOLID = 0.8
 PAGE_INSIDE_EDGE = 0.25
@@ -238,8 +240,9 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
     """The mask without what surrounds a photographed page: the desk, or the page's shadow. That is ink
     along at least EDGE_RUN of one of the image's sides, either solid (a band), along half a side or more
     (the frame around a page), or a sliver along a third of a side that reaches hardly into the image (see
-    EDGE_SLIVER); a digit meets the edge only across its strokes, a ruled line only across its width. A
-    thin fringe around it goes too: the page's half-lit edge leaves ink along it."""
+    EDGE_SLIVER, WEDGE_RUN); a digit meets the edge only across its strokes, a ruled line only across its
+    width. A thin fringe around it goes too: the page's half-lit edge leaves ink along it. What of it lies on
+    the page, a digit written up to the page's edge, stays (see PAGE_INSIDE_SHARE)."""
     sides = (mask[0], mask[-1], mask[:, 0], mask[:, -1])
     if not any(np.count_nonzero(side) >= WEDGE_RUN * len(side) and _long_runs(side, WEDGE_RUN)
                for side in sides):  # most uploads stop here
@@ -280,10 +283,9 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
 
 
 def _page(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """The outline of a photographed page and the pixels inside it (see PAGE_INSIDE_SHARE), or None: the
-    largest piece of paper,
-    convex, with the ink outside it along the image's sides (the desk), not across it (the strokes of a digit
-    cropped tight, whose paper is the gaps between them)."""
+    """The corners of a photographed page's outline and the pixels inside it (see PAGE_INSIDE_SHARE), or
+    None: the largest piece of paper, convex, with the ink outside it along the image's sides (the desk), not
+    across it (the strokes of a digit cropped tight, whose paper is the gaps between them)."""
     paper, count = ndimage.label(~mask)
     if not count:
         return None
