@@ -71,6 +71,7 @@ OPENING = 2
 # step in a stroke's edge, and the ink's mask and the digit's 20 px would be made of those steps.
 TINY_SIDE = 24
 TINY_TARGET = 64
+MIN_BLOCKS = 6  # such an image is at least this many blocks a side (a bar or a square alone is not one)
 
 
 def scale_to_unit(pixels: np.ndarray) -> np.ndarray:
@@ -395,9 +396,11 @@ def pixel_blocks(pixels: np.ndarray) -> tuple[int, int, int]:
         return 1, 0, 0
     rows = np.flatnonzero((pixels[1:] != pixels[:-1]).any(axis=1)) + 1
     columns = np.flatnonzero((pixels[:, 1:] != pixels[:, :-1]).any(axis=0)) + 1
-    if len(rows) < 2 or len(columns) < 2:
+    if len(rows) < 3 or len(columns) < 3:  # a few plain shapes, not a picture made of blocks
         return 1, 0, 0
     block = int(np.gcd.reduce(np.concatenate([np.diff(rows), np.diff(columns)])))
+    if max(pixels.shape) < MIN_BLOCKS * block:
+        return 1, 0, 0
     return block, int(rows[0]) % block, int(columns[0]) % block
 
 

@@ -395,6 +395,9 @@ def test_a_tiny_image_is_enlarged_smoothly_and_square_pixels_are_taken_one_a_blo
     assert preprocess.pixel_blocks(blocky) == (8, 0, 0)
     assert preprocess.pixel_blocks(blocky[3:, 5:]) == (8, 5, 3)  # cut off the grid: the first whole block
     assert preprocess.pixel_blocks(np.asarray(Image.open(DATA / "digit_4.png"))) == (1, 0, 0)
+    plain = np.full((200, 200), 255.0)
+    plain[50:150, 50:150] = 0.0  # one square: plain shapes are not a picture made of blocks
+    assert preprocess.pixel_blocks(plain) == (1, 0, 0)
     [(x, y, w, h)] = prepared("pixelated_9.png").boxes  # in the upload's pixels
     assert 0 <= x and x + w <= 96 and 0 <= y and y + h <= 96 and h > 48
     # Ordinary images pass unchanged, an MNIST digit of 28x28 too.
