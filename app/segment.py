@@ -33,14 +33,16 @@ UNDERLINE_GAP = 0.05
 TEXT_GAP = 0.5
 TEXT_HEIGHT = 0.5
 # Touching digits: a piece of ink at least SPLIT_ASPECT times as wide as tall may be two digits (three from
-# SPLIT_THREE), cut where a column crosses one stroke no longer than CUT_STROKE of its height, at least
-# CUT_INSET of the width from either side; each part at least PART_HEIGHT as tall as the whole and no wider
-# than tall. At most CUTS cuts are tried; the model decides (app.reading).
+# SPLIT_THREE), cut where a column crosses one stroke, or two outside any loop (digits written overlapping),
+# with no more than CUT_STROKE of its height inked, at least CUT_INSET of the width from either side; each
+# part at least PART_HEIGHT as tall as the whole and no more than PART_WIDTH as wide as tall. At most CUTS
+# cuts are tried; the model decides (app.reading).
 SPLIT_ASPECT = 1.15
 SPLIT_THREE = 1.5
-CUT_STROKE = 0.25
+CUT_STROKE = 0.35
 CUT_INSET = 0.15
 PART_HEIGHT = 0.5
+PART_WIDTH = 1.2
 CUTS = 4
 # A straight line of ink across at least LINE_SPAN of the image (runs of at least LINE_RUN of its width,
 # joined across gaps of LINE_GAP) is paper's ruling or a page's edge, not a digit. Its band: its median
@@ -607,8 +609,9 @@ def _digit(labels: np.ndarray, count: int, group: _Group) -> Digit:
 
 def split_candidates(digit: Digit) -> list[list[Digit]]:
     """Ways to read a wide piece of ink as two or three touching digits, left to right (none for a piece
-    narrower than SPLIT_ASPECT). Each cut crosses a single short stroke, where touching digits meet; a cut
-    through a loop (a 0, the bowl of a 6) crosses two and is never made."""
+    narrower than SPLIT_ASPECT). Each cut crosses a single short stroke, where touching digits meet, or two
+    where digits written overlapping share columns; a cut through a loop (a 0, the bowl of a 6) is never
+    made."""
     x, y, width, height = digit.box
     if width < SPLIT_ASPECT * height:
         return []
@@ -620,17 +623,20 @@ def split_candidates(digit: Digit) -> list[list[Digit]]:
     for way in ways:
         edges = (0, *way, width)
         parts = [_part(digit, start, stop) for start, stop in itertools.pairwise(edges)]
-        if all(p is not None and p.box[3] >= PART_HEIGHT * height and p.box[2] <= p.box[3] for p in parts):
+        if all(p is not None and p.box[3] >= PART_HEIGHT * height and p.box[2] <= PART_WIDTH * p.box[3]
+               for p in parts):
             found.append(parts)
     return found
 
 
 def _cut_columns(mask: np.ndarray) -> list[int]:
-    """Up to CUTS columns, least ink first and apart from each other, that cross one short stroke."""
+    """Up to CUTS columns, least ink first and apart from each other, that cross one stroke, or two where
+    no loop lies between them, with little ink."""
     height, width = mask.shape
     ink = np.count_nonzero(mask, axis=0)
     strokes = np.count_nonzero(mask[1:] & ~mask[:-1], axis=0) + mask[0]
-    usable = (strokes <= 1) & (ink <= CUT_STROKE * height)
+    loops = (ndimage.binary_fill_holes(mask) & ~mask).any(axis=0)
+    usable = ((strokes <= 1) | ((strokes == 2) & ~loops)) & (ink <= CUT_STROKE * height)
     inset = max(1, int(CUT_INSET * width))
     usable[:inset] = usable[width - inset:] = False
     columns = np.flatnonzero(usable)

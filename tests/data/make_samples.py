@@ -300,6 +300,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("two_lines_123_456.png", form(six, rng(123), rows=2))
     # 2, 0, 2, 5 written joined: "20" and "25" are one piece of ink each.
     write("touching_2025.png", joined([x[38], x[13], x[199], x[127]], 5, rng(0)))
+    # 5 and 3 written overlapping by 6 px: every column where they meet crosses two strokes (read as "8").
+    write("overlapping_53.png", joined([x[45], x[1615]], 6, rng([6, 45, 1615])))
     write("vignette_0.jpg", evalkit.paper(x[311], "0", rng([77, 2311])).data)  # was read as a "1" of specks
     write("dark_corner_6.jpg", evalkit.paper(x[1593], "6", rng([77, 1593])).data)  # was read as "16"
     frames = [page(x[CLEAR[6]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(6), noise=False),
