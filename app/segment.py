@@ -33,14 +33,16 @@ UNDERLINE_GAP = 0.05
 TEXT_GAP = 0.5
 TEXT_HEIGHT = 0.5
 # Touching digits: a piece of ink at least SPLIT_ASPECT times as wide as tall may be two digits (three from
-# SPLIT_THREE), cut where a column crosses one stroke, or two outside any loop (digits written overlapping),
-# with no more than CUT_STROKE of its height inked, at least CUT_INSET of the width from either side; each
-# part at least PART_HEIGHT as tall as the whole and no more than PART_WIDTH as wide as tall. At most CUTS
-# cuts are tried; the model decides (app.reading).
+# SPLIT_THREE), cut where a column crosses one stroke, or two outside any loop (digits written overlapping;
+# such a column at least CUT_MIDDLE of the width from either side, where the side of a single digit's loop
+# is not), with no more than CUT_STROKE of its height inked, at least CUT_INSET of the width from either
+# side; each part at least PART_HEIGHT as tall as the whole and no more than PART_WIDTH as wide as tall. At
+# most CUTS cuts are tried; the model decides (app.reading).
 SPLIT_ASPECT = 1.15
 SPLIT_THREE = 1.5
 CUT_STROKE = 0.35
 CUT_INSET = 0.15
+CUT_MIDDLE = 0.3
 PART_HEIGHT = 0.5
 PART_WIDTH = 1.2
 CUTS = 4
@@ -636,7 +638,10 @@ def _cut_columns(mask: np.ndarray) -> list[int]:
     ink = np.count_nonzero(mask, axis=0)
     strokes = np.count_nonzero(mask[1:] & ~mask[:-1], axis=0) + mask[0]
     loops = (ndimage.binary_fill_holes(mask) & ~mask).any(axis=0)
-    usable = ((strokes <= 1) | ((strokes == 2) & ~loops)) & (ink <= CUT_STROKE * height)
+    two = (strokes == 2) & ~loops
+    middle = max(1, int(CUT_MIDDLE * width))
+    two[:middle] = two[width - middle:] = False
+    usable = ((strokes <= 1) | two) & (ink <= CUT_STROKE * height)
     inset = max(1, int(CUT_INSET * width))
     usable[:inset] = usable[width - inset:] = False
     columns = np.flatnonzero(usable)
