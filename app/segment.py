@@ -272,7 +272,7 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
     for label in np.flatnonzero(contact):
         rows, cols = boxes[label - 1]
         solid = areas[label] >= SOLID * (rows.stop - rows.start) * (cols.stop - cols.start)
-        around[label] = solid or sliver[label] or contact[label] >= FRAME_RUN
+        around[label] |= solid or contact[label] >= FRAME_RUN
     if not around.any():
         return mask
     surroundings = around[labels]
@@ -371,6 +371,7 @@ def convex_outline(region: np.ndarray) -> np.ndarray | None:
 
 
 def _turn(o: tuple[int, int], a: tuple[int, int], b: tuple[int, int]) -> int:
+    """Positive when o -> a -> b turns counter-clockwise (as the numbers go), 0 when they lie in a line."""
     return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
 
 
