@@ -7,6 +7,8 @@ from importlib import metadata
 
 from flask import Flask
 
+from app import preprocess
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -29,7 +31,7 @@ def _page(description: str) -> dict:
 UPLOAD = {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"], "additionalProperties": False,
     "properties": {"file": {"type": "string", "format": "binary", "minLength": 1,
-                            "description": "PNG, JPEG, GIF, BMP, WebP or TIFF; at most 10 MB"}}}}}}
+                            "description": f"{preprocess.FORMAT_NAMES}; at most 10 MB"}}}}}}
 
 # What each endpoint takes and answers; an endpoint missing here is listed as undocumented.
 OPERATIONS = {

@@ -7,6 +7,7 @@ Steps: decode safely -> grey levels (EXIF orientation, first frame, transparency
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass, field
@@ -20,7 +21,11 @@ from app.segment import Digit, eroded, find_digits, split_candidates, turned_box
 
 INPUT_SIZE = 28  # the model's input is INPUT_SIZE x INPUT_SIZE x 1
 BOX_SIZE = 20  # MNIST fits each digit's longest side into 20 px
-FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "AVIF")
+FORMAT_NAMES = "PNG, JPEG, GIF, BMP, WebP, TIFF, AVIF or HEIC"
+# HEIF brands (an iPhone's photos are "heic"): Pillow reads them through the pillow-heif plugin, registered
+# the first time such a file arrives, so a process that never sees one does not load libheif.
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
 WORK_SIZE = 320  # larger uploads are reduced to about this before the pixel work
 # A large upload is first read at a coarser size, its shorter side down to about COARSE_SIDE: a quarter of the
 # pixel work. That reading stands when every digit found is at least SHARP_DIGIT px long there (twice the
@@ -316,16 +321,18 @@ def decode(data: bytes, *, max_pixels: int, coarse: bool = False, full: bool = F
     """
     if not data:
         raise NotAnImage("the file is empty")
+    formats = FORMATS
+    if data[4:8] == b"ftyp" and data[8:12] in HEIF_BRANDS and _heif_opener():
+        formats += ("HEIF",)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=FORMATS)
+            image = Image.open(io.BytesIO(data), formats=formats)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UploadTooLarge(f"image too large: its header claims over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} "
                              f"megapixels; the limit is {max_pixels / 1e6:g} megapixels") from None
     except UnidentifiedImageError:
-        raise NotAnImage("the file is not an image this service can read "
-                         "(send PNG, JPEG, GIF, BMP, WebP or TIFF)") from None
+        raise NotAnImage(f"the file is not an image this service can read (send {FORMAT_NAMES})") from None
     except Exception:
         raise NotAnImage("the image could not be decoded") from None
     width, height = image.size
@@ -349,6 +356,19 @@ def decode(data: bytes, *, max_pixels: int, coarse: bool = False, full: bool = F
         raise NotAnImage("the image is truncated or corrupt and could not be decoded") from None
     image.info["original_size"] = (height, width) if turned else (width, height)
     return image
+
+
+@functools.cache
+def _heif_opener() -> bool:
+    """Whether Pillow can open HEIF/HEIC files, registering pillow-heif's plugin the first time. The plugin
+    applies the file's rotation itself: a phone photo comes out upright, with EXIF orientation 1. Without
+    pillow-heif installed, such files are "not an image"."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
 
 
 def to_gray(image: Image.Image, factor: int = 0) -> tuple[np.ndarray, float]:

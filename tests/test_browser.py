@@ -129,6 +129,15 @@ def test_upload_a_row_of_digits_shows_the_string_and_the_boxes(page):
     page.snap("upload-row")
 
 
+def test_an_iphone_heic_photo_is_read_even_where_the_browser_cannot_show_it(page):
+    page.set_input_files("#file", DATA / "iphone_photo_4.heic")
+    card = newest_card(page)
+    expect(card.locator(".digits")).to_have_text("4")
+    # Chromium does not decode HEIC: the card says so instead of showing a broken image.
+    expect(card).to_contain_text("This browser cannot show this kind of image, but it was read.")
+    expect(card.locator(".model-input img")).to_be_visible()
+
+
 def stroke(page, start: tuple[float, float], end: tuple[float, float], steps: int = 24) -> None:
     """Draw a straight line on the pad with the mouse; points are fractions of the pad's size."""
     page.locator("#pad").scroll_into_view_if_needed()  # below the fold on a phone

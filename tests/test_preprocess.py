@@ -61,6 +61,31 @@ def test_exif_orientation_is_applied_and_box_is_in_upright_pixels():
     assert h > w  # an upright 7 is taller than wide; sideways it would not be
 
 
+def test_iphone_heic_photo_taken_sideways_is_read_upright():
+    data = (DATA / "iphone_photo_4.heic").read_bytes()
+    assert data[4:12] == b"ftypheic" and b"irot" in data  # stored turned, with the turn to undo in the file
+    image = preprocess.decode(data, max_pixels=40_000_000)
+    assert image.format == "HEIF" and image.getexif().get(0x0112, 1) == 1  # turned once, not twice
+    result = preprocess.prepare(data)
+    assert result.size == (1200, 900)
+    [(x, y, w, h)] = result.boxes
+    assert h > w and 0 <= x and x + w <= 1200 and 0 <= y and y + h <= 900  # an upright 4, in upright pixels
+
+
+def test_heic_whose_header_claims_a_huge_image_is_refused_before_decoding():
+    data = bytearray((DATA / "iphone_photo_4.heic").read_bytes())
+    size = data.find(b"ispe") + 8  # the image's width and height
+    data[size:size + 8] = (30000).to_bytes(4, "big") * 2
+    with pytest.raises(UploadTooLarge, match="megapixels"):
+        preprocess.decode(bytes(data), max_pixels=40_000_000)
+
+
+def test_avif_photo_is_decoded():
+    data = (DATA / "photo_6.avif").read_bytes()
+    assert preprocess.decode(data, max_pixels=40_000_000).format == "AVIF"
+    assert len(prepared("photo_6.avif").boxes) == 1
+
+
 def test_transparent_canvas_reads_as_ink_on_paper():
     with Image.open(DATA / "canvas_3.png") as image:
         assert image.mode == "RGBA" and image.getpixel((0, 0))[3] == 0

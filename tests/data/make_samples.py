@@ -233,6 +233,22 @@ def jpeg(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def encoded(image: Image.Image, fmt: str, *, orientation: int = 1, quality: int = 60) -> bytes:
+    """`image` as an AVIF or HEIF file (HEIF needs pillow-heif); stored turned as a phone stores a photo taken
+    sideways when `orientation` is 6: the file holds the pixels turned and says how to turn them upright."""
+    exif = Image.Exif()
+    if orientation == 6:
+        image = image.transpose(Image.Transpose.ROTATE_90)
+        exif[0x0112] = 6
+    if fmt == "HEIF":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, quality=quality, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
 def make(x: np.ndarray, y: np.ndarray) -> None:
     """Every sample file; each from its own seed so that one can change without moving the others."""
     first = {d: int(np.flatnonzero(y == d)[0]) for d in range(10)}
@@ -309,6 +325,12 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=500, loop=0)
     write("animated.gif", buffer.getvalue())
+    # An iPhone's HEIC photo, taken with the phone on its side (stored turned, with a rotation to undo), and
+    # a photo saved as AVIF: both were "not an image" (415) before.
+    write("iphone_photo_4.heic", encoded(page(x[CLEAR[4]], 450, (1200, 900), (236, 232, 222), (60, 60, 80),
+                                              rng(44)), "HEIF", orientation=6, quality=30))
+    write("photo_6.avif", encoded(page(x[CLEAR[6]], 300, (800, 600), (240, 236, 226), (30, 30, 60), rng(46)),
+                                  "AVIF"))
 
 
 def main() -> None:
