@@ -430,8 +430,15 @@ def reduction(width: int, height: int) -> int:
 
 
 def _high_depth_to_l(image: Image.Image) -> Image.Image:
-    values = np.asarray(image, dtype=np.float32)
-    top = 65535.0 if values.max(initial=0) > 255 else 255.0
+    """16-bit, 32-bit and floating-point grey levels as 8-bit: white is 1.0 for floats up to 1 (as numpy and
+    scientific tools save them), else 255, 65535 or the highest value, whichever the values reach; a signed
+    image's lowest value is black; a pixel that is not a number is black."""
+    values = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    low = float(values.min(initial=0))
+    if low < 0:
+        values -= low
+    high = float(values.max(initial=0))
+    top = 1.0 if image.mode == "F" and high <= 1.0 else 255.0 if high <= 255 else max(65535.0, high)
     return Image.fromarray(np.clip(values * (255.0 / top), 0, 255).astype(np.uint8), "L")
 
 

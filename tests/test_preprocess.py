@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -84,6 +86,46 @@ def test_avif_photo_is_decoded():
     data = (DATA / "photo_6.avif").read_bytes()
     assert preprocess.decode(data, max_pixels=40_000_000).format == "AVIF"
     assert len(prepared("photo_6.avif").boxes) == 1
+
+
+def _as_mode(mode: str) -> bytes:
+    """black_on_white_2.png in another pixel format, as a file of a format that stores it."""
+    with Image.open(DATA / "black_on_white_2.png") as image:
+        gray = image.convert("L")
+    levels = np.asarray(gray, dtype=np.float64)
+    converted, fmt = {
+        "P": (gray.convert("RGB").convert("P"), "PNG"),
+        "LA": (gray.convert("LA"), "PNG"),
+        "I;16": (Image.fromarray((levels * 257).astype(np.uint16)), "PNG"),
+        "I": (Image.fromarray((levels * 100_000).astype(np.int32), "I"), "TIFF"),
+        "F": (Image.fromarray((levels / 255).astype(np.float32), "F"), "TIFF"),
+        "F signed": (Image.fromarray((levels - 255).astype(np.float32), "F"), "TIFF"),
+        "CMYK": (gray.convert("CMYK"), "JPEG"),
+        "1": (gray.convert("1"), "BMP"),
+    }[mode]
+    buffer = io.BytesIO()
+    converted.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["P", "LA", "I;16", "I", "F", "F signed", "CMYK", "1"])
+def test_every_pixel_format_gives_the_same_model_input(mode):
+    """Palette, grey with alpha, 16- and 32-bit, floating point (0-1 as numpy saves it, or signed), CMYK and
+    1-bit images of the same page reach the model as the 8-bit grey original does."""
+    original = prepared("black_on_white_2.png").batch[0, ..., 0]
+    result = preprocess.prepare(_as_mode(mode))
+    assert len(result.boxes) == 1
+    assert np.corrcoef(original.ravel(), result.batch[0, ..., 0].ravel())[0, 1] > 0.9
+
+
+def test_pixels_that_are_not_numbers_do_not_spoil_a_float_image():
+    with Image.open(DATA / "black_on_white_2.png") as image:
+        levels = np.asarray(image.convert("L"), dtype=np.float32) / 255
+    levels[0, :5] = np.nan
+    levels[-1, -5:] = np.inf
+    buffer = io.BytesIO()
+    Image.fromarray(levels, "F").save(buffer, format="TIFF")
+    assert len(preprocess.prepare(buffer.getvalue()).boxes) == 1
 
 
 def test_transparent_canvas_reads_as_ink_on_paper():
