@@ -109,7 +109,8 @@ def train(data: str | None, out_dir: str, *, epochs: int = 11, copies: int = 1, 
         1e-3, steps, warmup_target=3e-3, warmup_steps=steps // 10)
     model.compile(keras.optimizers.Adam(schedule), "sparse_categorical_crossentropy", metrics=["accuracy"])
     callbacks = [stop_at_accuracy(target_accuracy)] if target_accuracy else []
-    history = model.fit(_dataset(pool, pool_labels), epochs=epochs, verbose=verbose,
+    # the dataset is shuffled already (see _dataset): fit's own shuffle does not apply to it
+    history = model.fit(_dataset(pool, pool_labels), epochs=epochs, verbose=verbose, shuffle=False,
                         validation_data=(val[..., None], y[val_idx]), callbacks=callbacks)
     if precision != "float32":  # serve (and measure) the float32 network that holds the trained weights
         trained, model = model, build_model()
