@@ -127,6 +127,7 @@ def test_the_image_serves_the_shipped_model_and_reports_healthy(image):
         wait_ready(name, url)
         answer = post_image(url, DATA / "digit_7.png")
         assert answer["digits"] == "7"
+        assert post_image(url, DATA / "iphone_photo_4.heic")["digits"] == "4"  # pillow-heif is in the image
         with urllib.request.urlopen(url + "/model", timeout=10) as response:
             assert json.loads(response.read())["runtime"] == "litert-int8"  # LiteRT is in the image, agrees
         with urllib.request.urlopen(url + "/healthz", timeout=10) as response:
