@@ -41,8 +41,10 @@ OPERATIONS = {
              "auto: read every digit; single: the whole image is one digit",
              "schema": {"type": "string", "enum": ["auto", "single"], "default": "auto"}},
             {"name": "include", "in": "query", "required": False, "description":
-             "input: add the 28x28 image each digit became, as a PNG data URL",
-             "schema": {"type": "string", "enum": ["input"]}},
+             "input: add the 28x28 image each digit became, as a PNG data URL; preview: add the upload, "
+             "upright, at most 640 px a side, as a JPEG or PNG data URL with the size its boxes refer to; "
+             "both: input,preview",
+             "schema": {"type": "string", "enum": ["input", "preview", "input,preview", "preview,input"]}},
         ],
         "requestBody": UPLOAD,
         "responses": {"200": _json({"$ref": "#/components/schemas/Reading"}, "The digits read"),
@@ -93,6 +95,12 @@ SCHEMAS = {
             "predictions": {"type": "array", "minItems": 1,
                             "items": {"$ref": "#/components/schemas/Prediction"}},
             "model": {"type": "string", "description": "the model version that read them"},
+            "preview": {"type": "object", "required": ["url", "width", "height"],
+                        "description": "with include=preview: the upload, upright, and the size in pixels "
+                                       "its boxes refer to",
+                        "properties": {"url": {"type": "string", "pattern": "^data:image/(jpeg|png);base64,"},
+                                       "width": {"type": "integer", "minimum": 1},
+                                       "height": {"type": "integer", "minimum": 1}}},
         },
     },
     "ModelInfo": {

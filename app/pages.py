@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import io
-
-import numpy as np
 from flask import Blueprint, current_app, render_template, request
-from PIL import Image
 from werkzeug.exceptions import HTTPException
 
-from app import model, preprocess
+from app import model
 from app.errors import InputError, MissingFile
-from app.reading import read_digits
+from app.reading import read_digits, upload_preview
 from app.uploads import read_upload
 
 bp = Blueprint("pages", __name__)
-
-PREVIEW_SIZE = 640  # the no-JavaScript result page shows the upload at most this many pixels wide or tall
 
 # What went wrong, in the words of the page; the detail line comes from the error itself.
 HEADLINES = {
@@ -48,7 +41,7 @@ def read():
     """Read the image sent by the plain form (the page without JavaScript) and show what was read."""
     data = read_upload("file")
     answer = read_digits(data, model.current(), current_app.config, include_input=True)
-    image, size = preview(data)
+    image, size = upload_preview(data, current_app.config["MAX_IMAGE_PIXELS"])
     name = request.files["file"].filename or "upload"
     return _page(result={"name": name, "answer": answer, "image": image, "size": size})
 
@@ -73,26 +66,6 @@ def http_error(exc: HTTPException):
     else:
         detail = exc.description or exc.name
     return _page(error=_error(status, detail)), status
-
-
-def preview(data: bytes) -> tuple[str, tuple[int, int]]:
-    """The upload as a small data URL, turned upright, and the size in pixels its digit boxes refer to."""
-    image = preprocess.decode(data, max_pixels=current_app.config["MAX_IMAGE_PIXELS"])
-    size = image.info.get("original_size", image.size)
-    try:
-        image = image.convert("RGBA")
-    except (ValueError, OSError):  # modes Pillow cannot turn into colour (16-bit grey): show the grey levels
-        gray, _ = preprocess.to_gray(image)
-        image = Image.fromarray(gray.astype(np.uint8), "L")
-    image.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE))
-    buffer = io.BytesIO()
-    if image.mode == "RGBA" and image.getextrema()[3][0] == 255:  # opaque: a photo compresses far better
-        image.convert("RGB").save(buffer, format="JPEG", quality=85)
-        kind = "jpeg"
-    else:
-        image.save(buffer, format="PNG")
-        kind = "png"
-    return f"data:image/{kind};base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), size
 
 
 def _error(status: int, detail: str, name: str | None = None) -> dict:

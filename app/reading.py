@@ -11,6 +11,8 @@ from PIL import Image
 from app import preprocess
 from app.model import Model
 
+PREVIEW_SIZE = 640  # a preview of the upload is at most this many pixels wide or tall
+
 
 def read_digits(data: bytes, model: Model, config: dict, *, single: bool = False,
                 include_input: bool = False) -> dict:
@@ -57,6 +59,27 @@ def touching(prepared: preprocess.Prepared, whole: np.ndarray, parts: np.ndarray
                 score = confidence
         readings += best
     return readings
+
+
+def upload_preview(data: bytes, max_pixels: int) -> tuple[str, tuple[int, int]]:
+    """The upload as a small data URL (at most PREVIEW_SIZE px a side), turned upright, and its size in the
+    pixels its digit boxes refer to: for clients that cannot show the upload itself (HEIC, TIFF)."""
+    image = preprocess.decode(data, max_pixels=max_pixels)
+    size = image.info.get("original_size", image.size)
+    try:
+        image = image.convert("RGBA")
+    except (ValueError, OSError):  # modes Pillow cannot turn into colour (16-bit grey): show the grey levels
+        gray, _ = preprocess.to_gray(image)
+        image = Image.fromarray(gray.astype(np.uint8), "L")
+    image.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE))
+    buffer = io.BytesIO()
+    if image.mode == "RGBA" and image.getextrema()[3][0] == 255:  # opaque: a photo compresses far better
+        image.convert("RGB").save(buffer, format="JPEG", quality=85)
+        kind = "jpeg"
+    else:
+        image.save(buffer, format="PNG")
+        kind = "png"
+    return f"data:image/{kind};base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), size
 
 
 def input_data_url(pixels: np.ndarray) -> str:

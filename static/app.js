@@ -5,6 +5,10 @@ import { announce, clearCards, el, newCard, removeEmptyNote, showAnswer, showBus
 import { drawingPad } from "./pad.js";
 
 const READ_URL = "/predict?include=input";
+// Files most browsers cannot show in an <img> (Safari can): the server sends a preview of those too.
+const UNSHOWN_TYPE = /^image\/(heic|heif|tiff|x-tiff)$/;
+const UNSHOWN_NAME = /\.(heic|heif|tiff?)$/i;
+const needsPreview = (blob, name) => UNSHOWN_TYPE.test(blob.type) || (!blob.type && UNSHOWN_NAME.test(name || ""));
 const MAX_FILES = 20; // one drop or pick reads at most this many files
 const FORM_OVERHEAD = 16_384; // bytes of multipart wrapping that count against the upload limit too
 
@@ -25,7 +29,8 @@ async function post(blob, name) {
   body.append("file", blob, name);
   let response;
   try {
-    response = await fetch(READ_URL, { method: "POST", body, headers: { Accept: "application/json" } });
+    const url = needsPreview(blob, name) ? `${READ_URL},preview` : READ_URL;
+    response = await fetch(url, { method: "POST", body, headers: { Accept: "application/json" } });
   } catch {
     return { status: 0, error: "Check the connection and try again." };
   }

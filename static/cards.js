@@ -110,12 +110,14 @@ export function showAnswer(card, answer, imageUrl) {
   card.removeAttribute("aria-busy");
   const meta = `${count} digit${count === 1 ? "" : "s"} · model ${answer.model}`;
   const body = el("div", "card-body");
-  body.append(uploadFigure(answer.predictions, imageUrl), digitList(answer.predictions));
+  body.append(uploadFigure(answer.predictions, imageUrl, answer.preview), digitList(answer.predictions));
   card.replaceChildren(head(card, meta, answer.digits), body);
   announce(`${card.dataset.name}: read ${answer.digits.split("").join(" ")}`);
 }
 
-function uploadFigure(predictions, imageUrl) {
+/** The upload with a box around each digit; `preview` (the server's copy, for a file this browser cannot
+ * show, such as HEIC or TIFF) stands in for it if it does not load. */
+function uploadFigure(predictions, imageUrl, preview) {
   const figure = el("figure", "upload");
   const frame = el("div", "frame");
   const img = el("img");
@@ -124,12 +126,20 @@ function uploadFigure(predictions, imageUrl) {
   for (const { box: [x, y, w, h] } of predictions) {
     boxes.append(svg("rect", { class: "box", x, y, width: w, height: h, "vector-effect": "non-scaling-stroke" }));
   }
-  // Boxes are in the upload's own pixels, upright: the size the browser reports once it has decoded it.
+  // Boxes are in the upload's own pixels, upright: the size the browser reports once it has decoded it, or
+  // the size the server gives with its preview (a smaller copy).
+  let size = null;
   img.addEventListener("load", () => {
-    boxes.setAttribute("viewBox", `0 0 ${img.naturalWidth} ${img.naturalHeight}`);
-    img.classList.toggle("small", img.naturalWidth < SMALL_IMAGE);
+    const [width, height] = size || [img.naturalWidth, img.naturalHeight];
+    boxes.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    img.classList.toggle("small", width < SMALL_IMAGE);
   });
   img.addEventListener("error", () => {
+    if (preview && !size) {
+      size = [preview.width, preview.height];
+      img.src = preview.url;
+      return;
+    }
     frame.replaceWith(el("p", "hint", "This browser cannot show this kind of image, but it was read."));
   });
   img.src = imageUrl;

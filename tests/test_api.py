@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .conftest import DATA
 
@@ -75,10 +76,31 @@ def test_include_input_gives_the_28x28_image_the_model_saw(upload):
     body = upload("digit_3.png", "?include=input").get_json()
     url = body["predictions"][0]["input"]
     assert url.startswith("data:image/png;base64,")
-    import base64
-
     with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as image:
         assert image.size == (28, 28)
+
+
+@pytest.mark.parametrize("name, kind, size", [
+    ("iphone_photo_4.heic", "jpeg", (1200, 900)),  # a browser other than Safari cannot show HEIC itself
+    ("exif_rotated_7.jpg", "jpeg", None),  # stored sideways: the preview and its size are upright
+    ("canvas_3.png", "png", None),  # transparent: kept so
+])
+def test_include_preview_gives_the_upload_upright_with_the_size_boxes_refer_to(upload, name, kind, size):
+    body = upload(name, "?include=input,preview").get_json()
+    preview = body["preview"]
+    assert preview["url"].startswith(f"data:image/{kind};base64,")
+    if size is None:
+        with Image.open(DATA / name) as original:
+            size = ImageOps.exif_transpose(original).size
+    assert (preview["width"], preview["height"]) == size
+    with Image.open(io.BytesIO(base64.b64decode(preview["url"].split(",", 1)[1]))) as image:
+        assert max(image.size) <= 640
+        assert image.size[0] / image.size[1] == pytest.approx(preview["width"] / preview["height"], rel=0.02)
+    [only] = body["predictions"]
+    x, y, w, h = only["box"]
+    assert x + w <= preview["width"] and y + h <= preview["height"]
+    assert "input" in only
+    assert "preview" not in upload(name).get_json()  # only when asked
 
 
 @pytest.mark.parametrize("name", ["blank_page.png", "speck.png"])
@@ -120,7 +142,7 @@ def test_wrong_method_is_405_json(client):
     assert response.is_json and "method" in response.get_json()["error"]
 
 
-@pytest.mark.parametrize("query", ["?mode=banana", "?include=everything"])
+@pytest.mark.parametrize("query", ["?mode=banana", "?include=everything", "?include=input,everything"])
 def test_bad_query_values_are_400(upload, query):
     response = upload("digit_1.png", query)
     assert response.status_code == 400

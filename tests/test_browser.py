@@ -129,13 +129,21 @@ def test_upload_a_row_of_digits_shows_the_string_and_the_boxes(page):
     page.snap("upload-row")
 
 
-def test_an_iphone_heic_photo_is_read_even_where_the_browser_cannot_show_it(page):
-    page.set_input_files("#file", DATA / "iphone_photo_4.heic")
+@pytest.mark.parametrize("name, digits, size", [("iphone_photo_4.heic", "4", "1200 900"),
+                                                 ("scan_a4_3.tif", "3", "2480 3508")])
+def test_an_image_the_browser_cannot_show_is_shown_from_the_server_with_its_boxes(page, name, digits, size):
+    """Chromium shows neither HEIC (an iPhone's photos) nor TIFF (a scanner's): the server's preview stands
+    in, with the boxes where they belong."""
+    page.set_input_files("#file", DATA / name)
     card = newest_card(page)
-    expect(card.locator(".digits")).to_have_text("4")
-    # Chromium does not decode HEIC: the card says so instead of showing a broken image.
-    expect(card).to_contain_text("This browser cannot show this kind of image, but it was read.")
-    expect(card.locator(".model-input img")).to_be_visible()
+    expect(card.locator(".digits")).to_have_text(digits)
+    picture = card.locator("figure.upload img")
+    expect(picture).to_have_attribute("src", re.compile(r"^data:image/jpeg;base64,"))
+    expect(card.locator("svg.boxes")).to_have_attribute("viewBox", f"0 0 {size}")
+    expect(card.locator("rect.box")).to_have_count(len(digits))
+    expect(card).not_to_contain_text("cannot show")
+    assert picture.evaluate("img => img.naturalWidth") > 0
+    page.snap(f"unshown-{name.split('.')[-1]}")
 
 
 def stroke(page, start: tuple[float, float], end: tuple[float, float], steps: int = 24) -> None:
