@@ -66,7 +66,8 @@ def test_openapi_documents_predict_parameters_answers_and_errors(client):
     predict = spec["paths"]["/predict"]["post"]
     params = {p["name"]: p for p in predict["parameters"]}
     assert params["mode"]["schema"]["enum"] == ["auto", "single"]
-    assert params["include"]["schema"]["enum"] == ["input"]
+    assert set(params["include"]["schema"]["enum"]) == {"input", "preview", "input,preview", "preview,input"}
+    assert "preview" in spec["components"]["schemas"]["Reading"]["properties"]
     assert predict["requestBody"]["content"]["multipart/form-data"]["schema"]["required"] == ["file"]
     assert set(predict["responses"]) >= {"200", "400", "413", "415", "422"}
     error = predict["responses"]["415"]["content"]["application/json"]["schema"]
