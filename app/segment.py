@@ -18,6 +18,10 @@ DASH_FLAT = 0.25
 # Noise: a piece of ink that nowhere reaches STRONG_SHARE of the way from the threshold to the strongest ink,
 # outside the box of every piece that does.
 STRONG_SHARE = 0.5
+# Shading: a piece at the image's border whose strong part (as above) is under SHADE_CORE of its pixels, and
+# that does not hold the strongest ink, is a dark corner of the photo or the edge of a shadow: it reaches the
+# strong level only where it is darkest, against the border, where a stroke's core runs all along it.
+SHADE_CORE = 0.2
 COLUMN_GAP = 1.0  # pieces of one digit are no further apart than this share of the taller one
 # A box drawn around digits (see without_frames): at least FRAME_SIZE of the image's shorter side, ink
 # along FRAME_SIDE of each side of its box within FRAME_BAND of the box's shorter side from the edge.
@@ -133,7 +137,7 @@ def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | Non
     if count == 0:
         return []
     areas = np.bincount(labels.ravel(), minlength=count + 1)
-    dropped = _noise(labels, count, boxes, ink, mask) if ink is not None else None
+    dropped = _noise(labels, count, boxes, ink, mask, areas) if ink is not None else None
     groups = []
     for index, (rows, cols) in enumerate(boxes, start=1):
         if dropped is None or not dropped[index]:
@@ -182,15 +186,22 @@ def _lines_of_text(groups: list[_Group]) -> list[list[_Group]]:
     return [pieces for _, _, pieces in lines]
 
 
-def _noise(labels: np.ndarray, count: int, boxes: list, ink: np.ndarray,
-                     mask: np.ndarray) -> np.ndarray:
+def _noise(labels: np.ndarray, count: int, boxes: list, ink: np.ndarray, mask: np.ndarray,
+           areas: np.ndarray) -> np.ndarray:
     """Which pieces of ink (by label) are noise: nowhere STRONG_SHARE of the way from the threshold to the
-    strongest ink, and outside the box of every piece that is. Hysteresis, as in edge detection: the noise
-    and shading that cross the threshold near a photo's edges never come near a stroke's core, while a
-    faint piece of a digit (a stroke drawn lightly and broken off) lies within the digit's box."""
+    strongest ink, or shading at the border (see SHADE_CORE), and outside the box of every other piece.
+    Hysteresis, as in edge detection: the noise and shading that cross the threshold near a photo's edges
+    never come near a stroke's core, or only where they are darkest, while a faint piece of a digit (a
+    stroke drawn lightly and broken off) lies within the digit's box."""
     levels = ink[mask]
     low, high = float(levels.min()), float(levels.max())
-    faint = np.bincount(labels[ink >= low + STRONG_SHARE * (high - low)], minlength=count + 1) == 0
+    cores = np.bincount(labels[ink >= low + STRONG_SHARE * (high - low)], minlength=count + 1)
+    faint = cores == 0
+    height, width = labels.shape
+    at_border = np.array([r.start == 0 or c.start == 0 or r.stop == height or c.stop == width
+                          for r, c in boxes])
+    faint[1:] |= at_border & (cores[1:] < SHADE_CORE * areas[1:])
+    faint[labels[mask][np.argmax(levels)]] = False  # the strongest ink is never noise
     faint[0] = False
     if not faint.any():
         return faint

@@ -128,6 +128,16 @@ def test_pixels_that_are_not_numbers_do_not_spoil_a_float_image():
     assert len(preprocess.prepare(buffer.getvalue()).boxes) == 1
 
 
+@pytest.mark.parametrize("name", ["shaded_edge_0.jpg", "shaded_corner_3.jpg"])
+def test_shading_against_the_border_is_not_a_digit(name):
+    """A photo darker towards a side or a corner: the shading crosses the threshold there, but reaches the
+    strokes' level only right against the border. Only the digit is found, away from the border."""
+    result = prepared(name)
+    [(x, y, w, h)] = result.boxes
+    width, height = result.size
+    assert 0 < x and x + w < width and 0 < y and y + h < height
+
+
 def test_transparent_canvas_reads_as_ink_on_paper():
     with Image.open(DATA / "canvas_3.png") as image:
         assert image.mode == "RGBA" and image.getpixel((0, 0))[3] == 0

@@ -318,6 +318,10 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("touching_2025.png", joined([x[38], x[13], x[199], x[127]], 5, rng(0)))
     # 5 and 3 written overlapping by 6 px: every column where they meet crosses two strokes (read as "8").
     write("overlapping_53.png", joined([x[45], x[1615]], 6, rng([6, 45, 1615])))
+    # Notebook photos darker towards one side (a 0) or a corner (a 3): the shading there crossed the threshold
+    # and, strong only against the border, was read as a digit ("02", "31").
+    write("shaded_edge_0.jpg", evalkit.notebook(x[3], "0", rng([15, 3, 1])).data)
+    write("shaded_corner_3.jpg", evalkit.notebook(x[245], "3", rng([15, 245, 2])).data)
     write("vignette_0.jpg", evalkit.paper(x[311], "0", rng([77, 2311])).data)  # was read as a "1" of specks
     write("dark_corner_6.jpg", evalkit.paper(x[1593], "6", rng([77, 1593])).data)  # was read as "16"
     frames = [page(x[CLEAR[6]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(6), noise=False),
