@@ -80,6 +80,12 @@ EDGE_SLIVER = 0.05
 WEDGE_RUN = 0.05
 WEDGE_ALONG = 0.8
 WEDGE_DEPTH = 0.025
+# ... or a longer one, along LONG_WEDGE_RUN of a side or more, touching it along WEDGE_ALONG of its own
+# length, at least LONG_WEDGE_ASPECT times as long as it reaches in, and reaching no further than
+# LONG_WEDGE_DEPTH of the image into it (the desk beside a page turned a few degrees, deepest at one end).
+LONG_WEDGE_RUN = 0.2
+LONG_WEDGE_ASPECT = 5
+LONG_WEDGE_DEPTH = 0.1
 # What of the surroundings lies on the page stays (a digit written up to the page's edge joins the desk). The
 # page is the largest piece of paper: PAGE_INSIDE_SHARE of the image or more, filling PAGE_INSIDE_SOLID of its
 # convex outline, the ink outside that outline within PAGE_INSIDE_EDGE of the shorter side from the image's
@@ -254,10 +260,10 @@ def without_frames(mask: np.ndarray, labels: np.ndarray | None = None,
 def without_surroundings(mask: np.ndarray) -> np.ndarray:
     """The mask without what surrounds a photographed page: the desk, or the page's shadow. That is ink
     along at least EDGE_RUN of one of the image's sides, either solid (a band), along half a side or more
-    (the frame around a page), or a sliver along a third of a side that reaches hardly into the image (see
-    EDGE_SLIVER, WEDGE_RUN); a digit meets the edge only across its strokes, a ruled line only across its
-    width. A thin fringe around it goes too: the page's half-lit edge leaves ink along it. What of it lies on
-    the page, a digit written up to the page's edge, stays (see PAGE_INSIDE_SHARE)."""
+    (the frame around a page), or a sliver along a side that reaches hardly into the image (see
+    EDGE_SLIVER, WEDGE_RUN, LONG_WEDGE_RUN); a digit meets the edge only across its strokes, a ruled line
+    only across its width. A thin fringe around it goes too: the page's half-lit edge leaves ink along it.
+    What of it lies on the page, a digit written up to the page's edge, stays (see PAGE_INSIDE_SHARE)."""
     sides = (mask[0], mask[-1], mask[:, 0], mask[:, -1])
     if not any(np.count_nonzero(side) >= WEDGE_RUN * len(side) and _long_runs(side, WEDGE_RUN)
                for side in sides):  # most uploads stop here
@@ -271,8 +277,11 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
             for label in np.unique(side[start:stop]):
                 across, along = boxes[label - 1][axis], boxes[label - 1][1 - axis]
                 depth = across.stop - across.start  # how far the piece reaches into the image from this side
-                sliver[label] |= (depth <= max(2, WEDGE_DEPTH * mask.shape[axis])
-                                  and stop - start >= WEDGE_ALONG * (along.stop - along.start))
+                length = along.stop - along.start
+                sliver[label] |= stop - start >= WEDGE_ALONG * length and (
+                    depth <= max(2, WEDGE_DEPTH * mask.shape[axis])
+                    or (depth <= LONG_WEDGE_DEPTH * mask.shape[axis] and length >= LONG_WEDGE_ASPECT * depth
+                        and stop - start >= LONG_WEDGE_RUN * len(side)))
                 if stop - start < EDGE_RUN * len(side):
                     continue
                 contact[label] = max(contact[label], (stop - start) / len(side))

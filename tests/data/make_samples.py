@@ -322,6 +322,9 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # and, strong only against the border, was read as a digit ("02", "31").
     write("shaded_edge_0.jpg", evalkit.notebook(x[3], "0", rng([15, 3, 1])).data)
     write("shaded_corner_3.jpg", evalkit.notebook(x[245], "3", rng([15, 245, 2])).data)
+    # A page turned a few degrees on a desk: the desk's wedge along the lower right side, 5% of the width
+    # deep at its widest, was read as a "1" after the 8.
+    write("desk_wedge_long_8.jpg", evalkit.notebook(x[110], "8", rng([16, 110, 1])).data)
     write("vignette_0.jpg", evalkit.paper(x[311], "0", rng([77, 2311])).data)  # was read as a "1" of specks
     write("dark_corner_6.jpg", evalkit.paper(x[1593], "6", rng([77, 1593])).data)  # was read as "16"
     frames = [page(x[CLEAR[6]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(6), noise=False),
