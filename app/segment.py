@@ -101,6 +101,12 @@ PAGE_INSIDE_INK = 0.03
 PAGE_INSIDE_DEEP = 0.5
 PAGE_INSIDE_DEPTH = 0.04
 PAGE_INSIDE_CONTACT = 1.0
+# A line of digits cropped tight to its ink: the ink that is neither surroundings nor a line spans at least
+# CROPPED_LINE of the image's height. Then a piece flush against a side (a 1 at either end), within those
+# rows (give or take a tenth of the height), at least 0.6 as tall as they are and no wider than tall, is a
+# digit, not the desk beside a page; and where no horizontal line was found (no ruled paper), a vertical
+# line is a digit's stroke, not a margin line or a page's edge.
+CROPPED_LINE = 0.8
 
 
 @dataclass
@@ -293,6 +299,8 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
         rows, cols = boxes[label - 1]
         solid = areas[label] >= SOLID * (rows.stop - rows.start) * (cols.stop - cols.start)
         around[label] |= solid or contact[label] >= FRAME_RUN
+    if around.any() and not around[1:].all():
+        around &= ~_ends_of_a_line(boxes, areas, around, mask.shape[0])
     if not around.any():
         return mask
     surroundings = around[labels]
@@ -304,6 +312,25 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
     kept = mask & ~ndimage.binary_dilation(surroundings, iterations=fringe)
     on_page = _on_page(surroundings, page) if page is not None else None  # touching the desk from the page
     return kept if on_page is None else kept | on_page
+
+
+def _ends_of_a_line(boxes: list, areas: np.ndarray, around: np.ndarray, height: int) -> np.ndarray:
+    """Which pieces taken for surroundings are digits at the ends of a line of digits cropped tight (see
+    CROPPED_LINE)."""
+    rest = [boxes[i - 1][0] for i in np.flatnonzero(~around[1:]) + 1 if areas[i] >= 0.02 * areas[1:].max()]
+    keep = np.zeros_like(around)
+    if not rest:
+        return keep
+    top, bottom = min(r.start for r in rest), max(r.stop for r in rest)
+    if bottom - top < CROPPED_LINE * height:
+        return keep
+    reach = 0.1 * height
+    for label in np.flatnonzero(around):
+        rows, cols = boxes[label - 1]
+        tall = rows.stop - rows.start
+        keep[label] = (rows.start >= top - reach and rows.stop <= bottom + reach
+                       and tall >= 0.6 * (bottom - top) and cols.stop - cols.start <= tall)
+    return keep
 
 
 def _page(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -444,6 +471,10 @@ def without_lines(mask: np.ndarray, ink: np.ndarray | None = None) -> np.ndarray
         found += [(transposed, *line) for line in _lines(lines, mask.T if transposed else mask)]
     if sum(not edge for *_, edge in found) < 2:
         found = [line for line in found if line[-1]]
+    if found and all(turned for turned, *_ in found):  # vertical lines only: maybe 1s in a cropped line
+        rows = np.flatnonzero((mask & ~np.logical_or.reduce([band.T for _, band, *_ in found])).any(axis=1))
+        if len(rows) and rows[-1] + 1 - rows[0] >= CROPPED_LINE * mask.shape[0]:
+            found = []
     kept = mask
     for transposed in (False, True):
         bands = [(band, half, edge) for turned, band, half, edge in found if turned == transposed]

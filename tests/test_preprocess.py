@@ -138,6 +138,15 @@ def test_shading_against_the_border_is_not_a_digit(name):
     assert 0 < x and x + w < width and 0 < y and y + h < height
 
 
+def test_a_row_cropped_tight_keeps_the_ones_flush_against_its_sides():
+    """A 1 at either end of a row cropped to its ink touches the side along its length, as the desk beside
+    a page does, and spans the image's height, as a margin line does; the other digits span it too."""
+    result = prepared("cropped_row_1921.png")
+    assert len(result.boxes) == 4
+    first, last = result.boxes[0], result.boxes[-1]
+    assert first[0] == 0 and last[0] + last[2] == result.size[0]
+
+
 def test_transparent_canvas_reads_as_ink_on_paper():
     with Image.open(DATA / "canvas_3.png") as image:
         assert image.mode == "RGBA" and image.getpixel((0, 0))[3] == 0

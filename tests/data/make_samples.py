@@ -202,6 +202,19 @@ def marker_crop(digit: np.ndarray, rng: np.random.Generator, size: int = 200,
     return Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
 
 
+def cropped_row(digits: list[np.ndarray], height: int = 60, gap: int = 12) -> Image.Image:
+    """Digits side by side, dark on light, the image cropped tight to their ink."""
+    shapes = [evalkit.ink_shape(d, height) for d in digits]
+    coverage = np.zeros((max(s.shape[0] for s in shapes), sum(s.shape[1] + gap for s in shapes)), np.float32)
+    left = 0
+    for shape in shapes:
+        coverage[:shape.shape[0], left:left + shape.shape[1]] = shape
+        left += shape.shape[1] + gap
+    rows, cols = np.nonzero(coverage > 0.1)
+    coverage = coverage[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    return Image.fromarray((250 - 220 * coverage).astype(np.uint8))
+
+
 def sticky_note(digit: np.ndarray, rng: np.random.Generator, turn: float = 0.0) -> Image.Image:
     """A phone photo (640x480) of a digit on a yellow sticky note on a wooden desk that fills most of it; the
     note turned `turn` degrees on the desk."""
@@ -325,6 +338,9 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # A page turned a few degrees on a desk: the desk's wedge along the lower right side, 5% of the width
     # deep at its widest, was read as a "1" after the 8.
     write("desk_wedge_long_8.jpg", evalkit.notebook(x[110], "8", rng([16, 110, 1])).data)
+    # "1921" cropped tight to its ink, 175 px wide: each 1, flush against a side, was taken for a desk or a
+    # margin line ("92").
+    write("cropped_row_1921.png", cropped_row([x[39], x[CLEAR[9]], x[CLEAR[2]], x[37]]))
     write("vignette_0.jpg", evalkit.paper(x[311], "0", rng([77, 2311])).data)  # was read as a "1" of specks
     write("dark_corner_6.jpg", evalkit.paper(x[1593], "6", rng([77, 1593])).data)  # was read as "16"
     frames = [page(x[CLEAR[6]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(6), noise=False),
