@@ -201,7 +201,7 @@ def _lines_of_text(groups: list[_Group]) -> list[list[_Group]]:
 def _noise(labels: np.ndarray, count: int, boxes: list, ink: np.ndarray, mask: np.ndarray,
            areas: np.ndarray) -> np.ndarray:
     """Which pieces of ink (by label) are noise: nowhere STRONG_SHARE of the way from the threshold to the
-    strongest ink, or shading at the border (see SHADE_CORE), and outside the box of every other piece.
+    strongest ink, or shading at the border (see SHADE_CORE), and outside the box of every piece that is not.
     Hysteresis, as in edge detection: the noise and shading that cross the threshold near a photo's edges
     never come near a stroke's core, or only where they are darkest, while a faint piece of a digit (a
     stroke drawn lightly and broken off) lies within the digit's box."""
