@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from app import model
+from app import model, preprocess
 from app.errors import InputError, MissingFile
 from app.reading import read_digits, upload_preview
 from app.uploads import read_upload
@@ -78,5 +78,5 @@ def _error(status: int, detail: str, name: str | None = None) -> dict:
 
 def _page(**context):
     served = current_app.extensions["models"].model  # None while the first model loads
-    return render_template("index.html", model=served,
+    return render_template("index.html", model=served, formats=preprocess.FORMAT_NAMES,
                            max_bytes=current_app.config["MAX_CONTENT_LENGTH"], **context)

@@ -37,6 +37,9 @@ def test_page_has_a_labelled_form_that_works_without_javascript(client):
     assert re.search(r'<canvas[^>]*aria-label="Drawing area', page)
     assert 'aria-label="Pen width"' in page
     assert 'lang="en"' in page and 'name="viewport"' in page
+    # It names the formats the service reads, iPhone photos among them, and lets the picker choose them.
+    assert "WebP, TIFF, AVIF or HEIC" in page
+    assert re.search(r'accept="image/\*,\.heic,\.heif,\.avif"', page)
 
 
 def test_page_needs_nothing_from_other_origins(client):
