@@ -33,6 +33,12 @@ WORK_SIZE = 320  # larger uploads are reduced to about this before the pixel wor
 COARSE_SIDE = 128
 SHARP_DIGIT = 40
 MIN_CONTRAST = 24.0  # ink must differ from the paper by this much (0-255) to count
+# Shading is not ink: on a blank page, a dark corner the background estimate does not follow can be as strong
+# as faint ink, but it rises over tens of pixels, where even a blurred stroke's edge rises over a few. Ink
+# whose steepest step between neighbouring pixels (of 3x3 means) is under EDGE_SHARE of its strength is none.
+# Measured: real ink 0.12 and up (heavily blurred training digits; the kit's photos 0.22), blank pages'
+# shading 0.09 and under.
+EDGE_SHARE = 0.1
 DEFAULT_THRESHOLD = 75
 MAX_THRESHOLD = 150  # noise never raises the threshold past this: the strokes' cores stay ink
 # An upload no bigger than about the model's own input (MNIST-style 28x28, USPS 16x16) and about square holds
@@ -43,6 +49,10 @@ ONE_DIGIT_ASPECT = 1.25
 # is 5 px there) is read again from a crop of the upload around the ink, at least ZOOM_GAIN times closer.
 ZOOM_DIGIT = 20
 ZOOM_GAIN = 2
+# A clean image (HAIRLINE_FLAT of it or more exactly the paper's grey level: drawn, not photographed or
+# scanned) where nothing was found is read again with its hairline strokes kept (see _read_hairlines).
+# Measured: drawings 0.99 and more, a noisy page saved as a JPEG at quality 40 (its noise smoothed away) 0.58.
+HAIRLINE_FLAT = 0.9
 # An upload no larger than MARGIN_UP_TO px gets a margin of MARGIN of its longest side of its own paper, as
 # does a larger one cut close around dark ink (see cut_close): its border is lighter than its median by
 # CLOSE_CUT_CONTRAST of its range of grey levels, along CLOSE_CUT_BORDER of the border or more.
@@ -128,9 +138,34 @@ def prepare(data: bytes, *, threshold: int = DEFAULT_THRESHOLD, single: bool = F
         # The region is around the main ink: where the first reading found more digits, some lie outside it.
         if closer is not None and (prepared is None or len(closer.boxes) >= len(prepared.boxes)):
             return closer
+    if prepared is None and fine > 1:
+        prepared = _read_hairlines(data, image, fine, max_pixels=max_pixels, **options)
     if prepared is None:
         raise NoDigitFound()
     return prepared
+
+
+def _read_hairlines(data: bytes, image: Image.Image, factor: int, *, max_pixels: int, size: tuple[int, int],
+                    **options) -> Prepared | None:
+    """A large drawing with hairline strokes (a 1 px pen on a 2,000 px canvas), where nothing was found:
+    reduced to the work size by averaging, its strokes fade below MIN_CONTRAST. If the image is clean (its
+    paper has no noise: drawn, not photographed), read it reduced by `factor` keeping each block's pixel
+    furthest from the paper, so a line one pixel wide stays whole. None when there is nothing to read."""
+    if max(image.size) < max(size):  # a JPEG decoded at a reduced size: decode it in full
+        image = decode(data, max_pixels=max_pixels, full=True)
+    pixels = np.asarray(gray_image(image))
+    sample = _sample(pixels).astype(np.float32)
+    paper = median(sample)
+    if np.count_nonzero(np.abs(sample - paper) < 0.5) < HAIRLINE_FLAT * sample.size:
+        return None  # a photo or a scan: its noise, not only its ink, would be kept
+    dark_ink = paper - float(pixels.min()) > float(pixels.max()) - paper
+    rows, cols = pixels.shape[0] // factor, pixels.shape[1] // factor
+    blocks = pixels[:rows * factor, :cols * factor].reshape(rows, factor, cols, factor)
+    pooled = blocks.min(axis=(1, 3)) if dark_ink else blocks.max(axis=(1, 3))
+    try:
+        return prepare_gray(pooled.astype(np.float32), scale=float(factor), size=size, **options)
+    except NoDigitFound:
+        return None
 
 
 def _read_closer(data: bytes, image: Image.Image, gray: np.ndarray, scale: float, *, max_pixels: int,
@@ -376,14 +411,7 @@ def to_gray(image: Image.Image, factor: int = 0) -> tuple[np.ndarray, float]:
     upload pixels."""
     width, height = image.info.get("original_size", image.size)  # before draft() reduced it
     target = -(-max(width, height) // (factor or reduction(width, height)))  # the longest side wanted
-    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        image = _high_depth_to_l(image)
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        gray = _over_paper(image.convert("RGBA"))
-    else:
-        gray = image.convert("L")
+    gray = gray_image(image)
     left = int(max(gray.size) / target + 0.5)  # what draft() has not reduced already, to the nearest size
     if left > 1:
         gray = gray.reduce(left)
@@ -391,6 +419,18 @@ def to_gray(image: Image.Image, factor: int = 0) -> tuple[np.ndarray, float]:
     if left <= 1:
         pixels = smooth_if_tiny(pixels)
     return pixels, width / pixels.shape[1]
+
+
+def gray_image(image: Image.Image) -> Image.Image:
+    """Any decoded image as 8-bit grey levels ("L"): deep and floating-point grey scaled down, a palette
+    expanded, transparency laid on paper (see _over_paper)."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        image = _high_depth_to_l(image)
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        return _over_paper(image.convert("RGBA"))
+    return image.convert("L")
 
 
 def smooth_if_tiny(pixels: np.ndarray) -> np.ndarray:
@@ -467,11 +507,18 @@ def ink_image(gray: np.ndarray) -> np.ndarray:
     dark_ink = paper - float(smooth.min()) > float(smooth.max()) - paper
     ink = 255.0 - gray if dark_ink else gray.copy()
     ink -= _background(ink)  # in place from here on: no more full-size copies
-    strength = float(_neighbourhood(ink, np.add).max()) / 9.0
-    if strength < MIN_CONTRAST:
+    sums = _neighbourhood(ink, np.add)  # 3x3 sums: one noisy pixel cannot decide
+    strength = float(sums.max()) / 9.0
+    if strength < MIN_CONTRAST or _steepest(sums) / 9.0 < EDGE_SHARE * strength:
         raise NoDigitFound()
     ink *= 255.0 / strength
     return np.clip(ink, 0.0, 255.0, out=ink)
+
+
+def _steepest(values: np.ndarray) -> float:
+    """The largest difference between two neighbouring pixels, along a row or a column."""
+    down, across = values[1:] - values[:-1], values[:, 1:] - values[:, :-1]
+    return max(float(down.max()), -float(down.min()), float(across.max()), -float(across.min()))
 
 
 def _background(ink: np.ndarray) -> np.ndarray:

@@ -69,8 +69,7 @@ def upload_preview(data: bytes, max_pixels: int) -> tuple[str, tuple[int, int]]:
     try:
         image = image.convert("RGBA")
     except (ValueError, OSError):  # modes Pillow cannot turn into colour (16-bit grey): show the grey levels
-        gray, _ = preprocess.to_gray(image)
-        image = Image.fromarray(gray.astype(np.uint8), "L")
+        image = preprocess.gray_image(image)
     image.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE))
     buffer = io.BytesIO()
     if image.mode == "RGBA" and image.getextrema()[3][0] == 255:  # opaque: a photo compresses far better

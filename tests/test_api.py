@@ -40,7 +40,7 @@ def test_each_digit_is_read_right(upload, digit):
     ("page_edge_5.jpg", "5"), ("desk_wedge_7.jpg", "7"),
     ("overlapping_53.png", "53"), ("iphone_photo_4.heic", "4"), ("photo_6.avif", "6"),
     ("shaded_edge_0.jpg", "0"), ("shaded_corner_3.jpg", "3"), ("desk_wedge_long_8.jpg", "8"),
-    ("cropped_row_1921.png", "1921"),
+    ("cropped_row_1921.png", "1921"), ("hairline_4.png", "4"),
 ])
 def test_real_world_images_are_read_right(upload, name, expected):
     response = upload(name)
@@ -105,7 +105,7 @@ def test_include_preview_gives_the_upload_upright_with_the_size_boxes_refer_to(u
     assert "preview" not in upload(name).get_json()  # only when asked
 
 
-@pytest.mark.parametrize("name", ["blank_page.png", "speck.png"])
+@pytest.mark.parametrize("name", ["blank_page.png", "speck.png", "shaded_blank_page.jpg"])
 def test_no_digit_is_a_422_not_a_made_up_digit(upload, name):
     response = upload(name)
     assert response.status_code == 422

@@ -168,10 +168,42 @@ def test_single_mode_reads_the_row_as_one_box():
     assert result.batch.shape[0] == 1
 
 
-@pytest.mark.parametrize("name", ["blank_page.png", "speck.png"])
+@pytest.mark.parametrize("name", ["blank_page.png", "speck.png", "shaded_blank_page.jpg"])
 def test_no_ink_raises_no_digit_found(name):
     with pytest.raises(NoDigitFound):
         prepared(name)
+
+
+def test_shading_is_not_ink_but_a_blurred_faint_stroke_is():
+    # A blank page darker towards one side, as strong as faint ink, rises over tens of pixels: no ink.
+    yy, xx = np.mgrid[0:240, 0:320].astype(np.float32)
+    shaded = 235.0 - 70.0 * (xx / 319.0) ** 3
+    with pytest.raises(NoDigitFound):
+        preprocess.ink_image(shaded)
+    # The same page with a faint, blurred pen stroke on it: its edge rises over a few pixels. It is read,
+    # alone (the shading at the border goes as noise).
+    pen = ((abs(xx - 120) < 3) & (abs(yy - 120) < 60)).astype(np.float32)
+    stroke = shaded - 40.0 * ndimage.gaussian_filter(pen, 2.0)
+    [(x, y, w, h)] = preprocess.prepare_gray(stroke.astype(np.float32)).boxes
+    assert x <= 117 and x + w >= 123 and h >= 110
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_hairlines_on_a_large_clean_canvas_are_read_but_a_speck_is_not():
+    canvas = np.full((1500, 2000), 255, np.uint8)
+    line, speck = canvas.copy(), canvas.copy()
+    line[300:1200, 1000] = 0  # a 1 drawn with a 1 px pencil: averaged down 7 times, it fades away
+    speck[700:705, 900:905] = 0
+    [(x, y, w, h)] = preprocess.prepare(_png(line)).boxes
+    assert x <= 1000 < x + w and y <= 300 and y + h >= 1200
+    for blank in (canvas, speck):
+        with pytest.raises(NoDigitFound):
+            preprocess.prepare(_png(blank))
 
 
 @pytest.mark.parametrize("data", [b"", b"hello, not an image", (DATA / "row_2025.png").read_bytes()[:200]])

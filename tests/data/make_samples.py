@@ -18,6 +18,7 @@ from PIL import Image
 from scipy import ndimage
 
 from app import evalkit
+from app.augment import thin
 
 HERE = Path(__file__).resolve().parent
 SAMPLE_SIZE = 2000
@@ -47,16 +48,26 @@ def page(digit: np.ndarray, height: int, size: tuple[int, int], paper: tuple, in
                                               rng, blur=0.6))
 
 
-def blank(rng: np.random.Generator, speck: bool = False) -> Image.Image:
+def blank(rng: np.random.Generator, speck: bool = False, size: tuple[int, int] = (320, 240),
+          unevenness: float = 0.5) -> Image.Image:
     """A photographed page with no ink (and, if asked, one dot of about 3 px)."""
-    width, height = 320, 240
-    _, colour, light = evalkit.lit_paper(width, height, rng, tones=("white",), unevenness=0.5)
+    width, height = size
+    _, colour, light = evalkit.lit_paper(width, height, rng, tones=("white",), unevenness=unevenness)
     coverage = np.zeros((height, width), np.float32)
     if speck:
         yy, xx = np.mgrid[0:height, 0:width]
         coverage = np.clip(2.0 - np.hypot(xx - 200, yy - 90), 0, 1).astype(np.float32)
     pencil = np.array([40.0, 40.0, 40.0])
     return Image.fromarray(evalkit.photograph(coverage, colour, pencil, light, rng, blur=0.5))
+
+
+def hairline(digit: np.ndarray, size: tuple[int, int] = (2000, 1500), height: int = 900) -> Image.Image:
+    """A digit drawn with a 1 px pencil (no smoothing) on a large white canvas, as a paint program draws."""
+    spine = thin(evalkit.pen_drawing(digit, height, 1.0) > 0.5)
+    canvas = np.full((size[1], size[0]), 255, np.uint8)
+    top, left = (size[1] - spine.shape[0]) // 2, (size[0] - spine.shape[1]) // 2
+    canvas[top:top + spine.shape[0], left:left + spine.shape[1]][spine] = 0
+    return Image.fromarray(canvas)
 
 
 def write(name: str, data: bytes | Image.Image) -> None:
@@ -282,6 +293,9 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("row_2025.png", evalkit.row(twenty, "2025", rng(2025), fmt="PNG").data)
     write("blank_page.png", blank(rng(10)))
     write("speck.png", blank(rng(11), speck=True))
+    # A blank page lit unevenly: its darker side, left over by the background estimate and stretched to full
+    # contrast, was read as a "1".
+    write("shaded_blank_page.jpg", jpeg(blank(rng([17, 0]), size=(640, 480), unevenness=2.0)))
     write("typed_7.png", evalkit.typed("7", rng(18), font="LiberationSans-Regular", fmt="PNG").data)
     # Phone-camera sizes: read first at about 170x130 px; the small digit is read again at 320x240.
     write("photo_big_digit_9.jpg", jpeg(page(x[CLEAR[9]], 520, (1200, 900), (236, 232, 222), (60, 60, 80),
@@ -341,6 +355,9 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # "1921" cropped tight to its ink, 175 px wide: each 1, flush against a side, was taken for a desk or a
     # margin line ("92").
     write("cropped_row_1921.png", cropped_row([x[39], x[CLEAR[9]], x[CLEAR[2]], x[37]]))
+    # A 4 drawn with a 1 px pencil on a 2000x1500 canvas: averaged down to the work size, its strokes faded
+    # under the minimum contrast ("no digit found" before).
+    write("hairline_4.png", hairline(x[CLEAR[4]]))
     write("vignette_0.jpg", evalkit.paper(x[311], "0", rng([77, 2311])).data)  # was read as a "1" of specks
     write("dark_corner_6.jpg", evalkit.paper(x[1593], "6", rng([77, 1593])).data)  # was read as "16"
     frames = [page(x[CLEAR[6]], 100, (150, 150), (245, 245, 240), (20, 20, 20), rng(6), noise=False),
