@@ -151,13 +151,13 @@ def _read_hairlines(data: bytes, image: Image.Image, factor: int, *, max_pixels:
     reduced to the work size by averaging, its strokes fade below MIN_CONTRAST. If the image is clean (its
     paper has no noise: drawn, not photographed), read it reduced by `factor` keeping each block's pixel
     furthest from the paper, so a line one pixel wide stays whole. None when there is nothing to read."""
-    if max(image.size) < max(size):  # a JPEG decoded at a reduced size: decode it in full
-        image = decode(data, max_pixels=max_pixels, full=True)
     pixels = np.asarray(gray_image(image))
     sample = _sample(pixels).astype(np.float32)
     paper = median(sample)
     if np.count_nonzero(np.abs(sample - paper) < 0.5) < HAIRLINE_FLAT * sample.size:
         return None  # a photo or a scan: its noise, not only its ink, would be kept
+    if max(image.size) < max(size):  # flat at a reduced size (a JPEG's draft): now decode it in full
+        pixels = np.asarray(gray_image(decode(data, max_pixels=max_pixels, full=True)))
     dark_ink = paper - float(pixels.min()) > float(pixels.max()) - paper
     rows, cols = pixels.shape[0] // factor, pixels.shape[1] // factor
     blocks = pixels[:rows * factor, :cols * factor].reshape(rows, factor, cols, factor)
