@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
+_VERTICAL = np.array([[0, 1, 0], [0, 1, 0], [0, 1, 0]], dtype=bool)
 MIN_DIGIT_PIXELS = 6  # a digit is at least this tall or wide in the working image
 MIN_DIGIT_FRACTION = 0.04  # ... and at least this fraction of the image's shorter side
 # A dash, not a digit: shorter than DASH_HEIGHT of that size, and than DASH_FLAT of its own width.
@@ -64,6 +65,9 @@ EDGE_THICKNESS = 0.05  # ... or this when they run from edge to edge (a desk's e
 EDGE_ZONE = 0.3  # and such an edge lies within this share of the image's side from its border
 PAGE_EDGE_ZONE = 0.15  # a thin line from edge to edge this close to a side is the page's edge
 LINE_CONTRAST = 1.3  # ink this many times the line's own level, inside its band, is a stroke on the line
+# Ruled lines that a digit's stroke joins into one piece, stacked in most of its columns, are parted again
+# where a column's run of ink is more than STACKED_RUN times the piece's usual run (see _unstacked).
+STACKED_RUN = 2.0
 # Ink along at least EDGE_RUN of one of the image's sides, solid or along FRAME_RUN of it, is what surrounds
 # the page, not a digit; it goes with a fringe SURROUNDINGS_FRINGE of the shorter side wide.
 EDGE_RUN = 0.2
@@ -143,7 +147,7 @@ def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | Non
     boxes = ndimage.find_objects(labels)
     cleaned = without_lines(without_frames(mask, labels, boxes), ink)
     if cleaned is not mask:  # most uploads have neither, and keep their labels
-        mask = cleaned
+        mask = without_surroundings(cleaned)  # a sliver of desk that only ruled lines joined to the page
         labels, count = ndimage.label(mask, structure=_EIGHT_CONNECTED)
         boxes = ndimage.find_objects(labels)
     if count == 0:
@@ -486,14 +490,23 @@ def without_lines(mask: np.ndarray, ink: np.ndarray | None = None) -> np.ndarray
         remaining = across & ~band
         # A stroke crossing a line has ink on both sides of its band: close over the band, and only there.
         keep = ndimage.binary_closing(remaining, structure=np.ones((reach, 1), bool))
-        ruled = [b for b, _, edge in bands if not edge]
-        if ink is not None and ruled:  # a stroke along a ruled line is darker than it (a desk's edge varies)
+        if ink is not None:  # a stroke along a ruled line is darker than it (a desk's edge varies)
             levels = ink.T if transposed else ink
-            ruled = np.logical_or.reduce(ruled)
-            keep |= ruled & (levels >= LINE_CONTRAST * float(np.median(levels[across & ruled])))
+            for ruled in (b for b, _, edge in bands if not edge):
+                rows = np.flatnonzero(ruled.any(axis=1))
+                inside = slice(rows[0], rows[-1] + 1)  # the rows the band crosses
+                ruled, level = ruled[inside], _line_level(levels[inside], ruled[inside])
+                keep[inside] |= ruled & (levels[inside] >= LINE_CONTRAST * level)
         across = remaining | (across & band & keep)
         kept = across.T if transposed else across
     return kept
+
+
+def _line_level(levels: np.ndarray, band: np.ndarray) -> float:
+    """A horizontal line's own ink level: the median along it of the darkest ink across its band, so that
+    neither its blurred fringe nor the strokes crossing it (a few of its columns) count."""
+    across = np.where(band, levels, 0).max(axis=0)
+    return float(np.median(across[band.any(axis=0)]))
 
 
 def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, float, bool]]:
@@ -509,10 +522,13 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
     joined = ndimage.binary_closing(np.pad(candidates, ((1, 1), (gap, gap)), mode="edge"),
                                     structure=np.ones((3, gap), bool))[1:-1, gap:-gap]
     runs = ndimage.binary_opening(joined, structure=np.ones((1, run), bool))  # long horizontal runs only
-    labels, _ = ndimage.label(runs, structure=_EIGHT_CONNECTED)
+    labels = _unstacked(ndimage.label(runs, structure=_EIGHT_CONNECTED)[0])
     found = []
     rows = np.arange(height, dtype=np.float32)[:, None]
-    for index, (found_rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:  # a piece that _unstacked parted
+            continue
+        found_rows, cols = box
         if cols.stop - cols.start < LINE_SPAN * width:
             continue
         line = (labels[found_rows] == index) & mask[found_rows]  # where the threshold kept the line
@@ -540,6 +556,45 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
         page_edge = edge_to_edge and not PAGE_EDGE_ZONE * height < middle < (1 - PAGE_EDGE_ZONE) * height
         found.append((band, half, not thin or page_edge))
     return found
+
+
+def _unstacked(labels: np.ndarray) -> np.ndarray:
+    """`labels` with ruled lines that a digit's stroke joined into one piece, crossing from one line to the
+    next, parted again: in most of its columns such a piece is two or more runs one above the other, where a
+    desk's blurred edge is one thick run. Taken as one, it was a thick line, a desk's edge, whose band went
+    with no stroke on it spared: a 7's bar along a ruled line, the top of a 2. The stroke's columns (one run,
+    more than STACKED_RUN times the piece's usual one) are left out; parts that meet end to end across them,
+    within a row, are one line again."""
+    boxes = ndimage.find_objects(labels)
+    count = len(boxes)
+    for index, (rows, cols) in enumerate(boxes, start=1):
+        piece = labels[rows, cols] == index
+        runs = np.count_nonzero(piece[1:] & ~piece[:-1], axis=0) + piece[0]  # runs of ink in each column
+        if np.median(runs[runs > 0]) < 2:  # a single line, or a desk's edge: most pieces stop here
+            continue
+        segments, _ = ndimage.label(piece, structure=_VERTICAL)
+        lengths = np.bincount(segments.ravel())
+        lengths[0] = 0
+        kept = piece & (lengths[segments] <= STACKED_RUN * float(np.median(lengths[1:])))
+        parts, number = ndimage.label(kept, structure=_EIGHT_CONNECTED)
+        spans = [c for _, c in ndimage.find_objects(parts)]
+        line = np.arange(number + 1)  # the line each part belongs to: its own, or the one it continues
+        for part in sorted(range(1, number + 1), key=lambda p: spans[p - 1].start):
+            start = spans[part - 1].start
+            before = [p for p in range(1, number + 1) if spans[p - 1].stop <= start
+                      and (_grown(parts[:, spans[p - 1].stop - 1] == p) & (parts[:, start] == part)).any()]
+            if before:
+                line[part] = line[max(before, key=lambda p: spans[p - 1].stop)]
+        window = labels[rows, cols]  # a view: relabels `labels` in place
+        window[piece] = 0
+        window[kept] = line[parts[kept]] + count
+        count += number
+    return labels
+
+
+def _grown(column: np.ndarray) -> np.ndarray:
+    """A column's pixels and the ones above and below them."""
+    return column | np.concatenate(([False], column[:-1])) | np.concatenate((column[1:], [False]))
 
 
 def _without_underlines(groups: list[_Group]) -> list[_Group]:

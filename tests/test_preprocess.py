@@ -578,6 +578,40 @@ def test_a_stroke_crossing_a_ruled_line_keeps_its_pixels():
     assert (segment.without_lines(one_line) == one_line).all()
 
 
+def test_a_bar_that_joins_two_ruled_lines_is_kept_and_the_lines_go():
+    # A 7's bar wider than the gap between two rulings joins them into one piece: taken for a desk's thick
+    # edge, its band went with the bar in it (the 7 was read as a "1").
+    mask = np.zeros((120, 200), bool)
+    for top in (20, 26, 60, 90):
+        mask[top:top + 2, :] = True  # ruled lines, 4 px apart
+    ink = np.where(mask, 0.4, 0.0)
+    digit = np.zeros_like(mask)
+    digit[19:29, 60:110] = True  # the bar, over both lines near the top
+    digit[29:80, 100:106] = True  # the stem
+    mask |= digit
+    ink[digit] = 1.0
+    cleaned = segment.without_lines(mask, ink)
+    assert (cleaned == digit).all()
+
+
+def test_a_stroke_across_faint_squared_paper_keeps_its_pixels():
+    # Squared paper whose lines the threshold keeps only where they cross: the bands of the lines crossing
+    # the digit went with the strokes in them, as the ink kept inside them was mostly the strokes'.
+    ink = np.zeros((160, 160))
+    for start in range(5, 160, 10):
+        ink[start:start + 2, :] += 0.3
+        ink[:, start:start + 2] += 0.3
+    ink = np.minimum(ink, 0.35)  # the lines, a little darker where they cross
+    rows, cols = np.mgrid[0:160, 0:160]
+    stroke = np.abs((rows - 40) * 40 + (cols - 100) * 80) <= 6 * np.hypot(40, 80)  # a thick diagonal
+    stroke &= (rows >= 40) & (rows <= 120)
+    ink[stroke] = 1.0
+    mask = ink >= 0.33
+    cleaned = segment.without_lines(mask, ink)
+    assert cleaned[stroke].all()
+    assert not (cleaned & ~stroke)[:, :30].any()  # the crossings away from the digit went
+
+
 @pytest.mark.parametrize("stroke", [3, 12])
 def test_the_bar_of_a_digit_cropped_tight_is_neither_a_line_nor_the_desk(stroke):
     mask = np.zeros((100, 80), bool)

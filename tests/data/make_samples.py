@@ -352,6 +352,11 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # A page turned a few degrees on a desk: the desk's wedge along the lower right side, 5% of the width
     # deep at its widest, was read as a "1" after the 8.
     write("desk_wedge_long_8.jpg", evalkit.notebook(x[110], "8", rng([16, 110, 1])).data)
+    # A 7 whose bar crosses two ruled lines: the three were one thick line, a desk's edge, and the bar went
+    # with it ("375" before). A 9 on a page turned on a desk: a sliver of desk along the right side, joined
+    # to the page by the ruled lines, was left as a "1" when they went ("91").
+    write("ruled_bridge_7.jpg", evalkit.notebook(x[1710], "7", rng([18, 1710, 1])).data)
+    write("ruled_sliver_9.jpg", evalkit.notebook(x[1309], "9", rng([18, 1309, 0])).data)
     # "1921" cropped tight to its ink, 175 px wide: each 1, flush against a side, was taken for a desk or a
     # margin line ("92").
     write("cropped_row_1921.png", cropped_row([x[39], x[CLEAR[9]], x[CLEAR[2]], x[37]]))
