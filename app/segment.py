@@ -68,6 +68,13 @@ LINE_CONTRAST = 1.3  # ink this many times the line's own level, inside its band
 # Ruled lines that a digit's stroke joins into one piece, stacked in most of its columns, are parted again
 # where a column's run of ink is more than STACKED_RUN times the piece's usual run (see _unstacked).
 STACKED_RUN = 2.0
+# A short piece beside the upper half of a tall one, CAP_HEIGHT of its height or less, is a 5's bar drawn
+# apart from its body when it is at most CAP_GAP of that height away, or BAR_GAP if it is a bar: flat, at
+# most BAR_FLAT as tall as it is wide. A bar left over beside digits is no digit (see _drop_specks).
+CAP_HEIGHT = 0.45
+CAP_GAP = 0.35
+BAR_GAP = 1.0
+BAR_FLAT = 0.3
 # Ink along at least EDGE_RUN of one of the image's sides, solid or along FRAME_RUN of it, is what surrounds
 # the page, not a digit; it goes with a fringe SURROUNDINGS_FRINGE of the shorter side wide.
 EDGE_RUN = 0.2
@@ -672,17 +679,19 @@ def _one_column(group: _Group, other: _Group) -> bool:
 
 def _merge_caps(groups: list[_Group]) -> list[_Group]:
     """Join a short piece beside the upper half of a tall one: a 5's bar drawn with the pen lifted, which
-    lands past the body's right edge, so no column is shared."""
+    lands past the body's right edge, so no column is shared. A flat one (a bar, see BAR_FLAT) may land
+    further off than one of another shape."""
     tallest = max(g.y1 - g.y0 for g in groups)
     tall = [g for g in groups if g.y1 - g.y0 >= 0.6 * tallest]
     kept = []
     for piece in groups:
         height = piece.y1 - piece.y0
         owner = None
-        if height <= 0.45 * tallest:
+        if height <= CAP_HEIGHT * tallest:
             near = [(max(piece.x0 - g.x1, g.x0 - piece.x1, 0), g) for g in tall
                     if piece.y1 <= g.y0 + 0.5 * (g.y1 - g.y0) and piece.y0 >= g.y0 - 0.5 * (g.y1 - g.y0)]
-            near = [(gap, g) for gap, g in near if gap <= 0.35 * (g.y1 - g.y0)]
+            reach = BAR_GAP if _bar(piece, tallest) else CAP_GAP
+            near = [(gap, g) for gap, g in near if gap <= reach * (g.y1 - g.y0)]
             owner = min(near, key=lambda pair: pair[0])[1] if near else None
         if owner is None:
             kept.append(piece)
@@ -693,7 +702,8 @@ def _merge_caps(groups: list[_Group]) -> list[_Group]:
 
 def _drop_specks(groups: list[_Group], short_side: int) -> list[_Group]:
     """Drop marks too small to be a digit: a full stop between digits, a speck on a blank page, a dash (a
-    ruled line broken by the threshold)."""
+    ruled line broken by the threshold); and, beside a digit, a bar that belongs to none (no digit is a
+    short flat stroke: on its own it was read as a "5" or a "7")."""
     floor = max(MIN_DIGIT_PIXELS, MIN_DIGIT_FRACTION * short_side)
     groups = [g for g in groups if max(g.x1 - g.x0, g.y1 - g.y0) >= floor
               and not (g.y1 - g.y0 < DASH_HEIGHT * floor and g.y1 - g.y0 < DASH_FLAT * (g.x1 - g.x0))]
@@ -701,7 +711,15 @@ def _drop_specks(groups: list[_Group], short_side: int) -> list[_Group]:
         return []
     tallest = max(g.y1 - g.y0 for g in groups)
     biggest = max(g.area for g in groups)
-    return [g for g in groups if (g.y1 - g.y0) >= 0.4 * tallest or g.area >= 0.25 * biggest]
+    groups = [g for g in groups if (g.y1 - g.y0) >= 0.4 * tallest or g.area >= 0.25 * biggest]
+    bars = [_bar(g, tallest) for g in groups]
+    return groups if all(bars) else [g for g, bar in zip(groups, bars, strict=True) if not bar]
+
+
+def _bar(group: _Group, tallest: int) -> bool:
+    """Whether a piece is flat and short, a bar or a dash (see BAR_FLAT)."""
+    height = group.y1 - group.y0
+    return height <= BAR_FLAT * (group.x1 - group.x0) and height <= CAP_HEIGHT * tallest
 
 
 def _digit(labels: np.ndarray, count: int, group: _Group) -> Digit:

@@ -194,7 +194,7 @@ def test_undo_rereads_and_clear_starts_a_new_drawing(page):
     expect(undo).to_be_disabled()
     stroke(page, (0.5, 0.15), (0.5, 0.85))
     expect(newest_card(page).locator(".digits")).to_have_text("1")
-    stroke(page, (0.1, 0.9), (0.3, 0.9), steps=8)  # a second mark far to the left: a second "digit"
+    stroke(page, (0.15, 0.3), (0.15, 0.85), steps=8)  # a second stroke far to the left: a second "1"
     expect(newest_card(page).locator(".digit-value")).to_have_count(2, timeout=READ_SECONDS)
     undo.click()
     card = newest_card(page)

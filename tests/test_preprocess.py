@@ -612,6 +612,20 @@ def test_a_stroke_across_faint_squared_paper_keeps_its_pixels():
     assert not (cleaned & ~stroke)[:, :30].any()  # the crossings away from the digit went
 
 
+def test_a_bar_drawn_apart_from_a_5_joins_it_and_a_stray_dash_is_no_digit():
+    mask = np.zeros((200, 300), bool)
+    mask[60:160, 60:70] = True  # a 5's body (its stem, for the test)
+    mask[100:106, 60:110] = True
+    mask[150:160, 60:110] = True
+    mask[40:52, 160:210] = True  # its bar, drawn apart: half its height off to the right, in its upper half
+    [digit] = segment.find_digits(mask)
+    assert digit.box == (60, 40, 150, 120)
+    mask[40:52, 160:210] = False
+    mask[112:122, 150:210] = True  # a dash below the middle of its height: a minus sign, a stray stroke
+    [digit] = segment.find_digits(mask)
+    assert digit.box == (60, 60, 50, 100)
+
+
 @pytest.mark.parametrize("stroke", [3, 12])
 def test_the_bar_of_a_digit_cropped_tight_is_neither_a_line_nor_the_desk(stroke):
     mask = np.zeros((100, 80), bool)

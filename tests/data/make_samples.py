@@ -357,6 +357,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # to the page by the ruled lines, was left as a "1" when they went ("91").
     write("ruled_bridge_7.jpg", evalkit.notebook(x[1710], "7", rng([18, 1710, 1])).data)
     write("ruled_sliver_9.jpg", evalkit.notebook(x[1309], "9", rng([18, 1309, 0])).data)
+    # A 5 whose bar, drawn apart, lies a third of its height off to the right: the bar was a "5" ("55").
+    write("far_bar_5.jpg", evalkit.notebook(x[1940], "5", rng([18, 1940, 0])).data)
     # "1921" cropped tight to its ink, 175 px wide: each 1, flush against a side, was taken for a desk or a
     # margin line ("92").
     write("cropped_row_1921.png", cropped_row([x[39], x[CLEAR[9]], x[CLEAR[2]], x[37]]))
