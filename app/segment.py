@@ -585,11 +585,13 @@ def _unstacked(labels: np.ndarray) -> np.ndarray:
         kept = piece & (lengths[segments] <= STACKED_RUN * float(np.median(lengths[1:])))
         parts, number = ndimage.label(kept, structure=_EIGHT_CONNECTED)
         spans = [c for _, c in ndimage.find_objects(parts)]
+        lefts = [parts[:, c.start] == p for p, c in enumerate(spans, start=1)]  # each part's first column
+        rights = [_grown(parts[:, c.stop - 1] == p) for p, c in enumerate(spans, start=1)]  # ... its last
         line = np.arange(number + 1)  # the line each part belongs to: its own, or the one it continues
         for part in sorted(range(1, number + 1), key=lambda p: spans[p - 1].start):
             start = spans[part - 1].start
-            before = [p for p in range(1, number + 1) if spans[p - 1].stop <= start
-                      and (_grown(parts[:, spans[p - 1].stop - 1] == p) & (parts[:, start] == part)).any()]
+            before = [p for p in range(1, number + 1)
+                      if spans[p - 1].stop <= start and (rights[p - 1] & lefts[part - 1]).any()]
             if before:
                 line[part] = line[max(before, key=lambda p: spans[p - 1].stop)]
         window = labels[rows, cols]  # a view: relabels `labels` in place
