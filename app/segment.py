@@ -68,6 +68,12 @@ LINE_CONTRAST = 1.3  # ink this many times the line's own level, inside its band
 # Ruled lines that a digit's stroke joins into one piece, stacked in most of its columns, are parted again
 # where a column's run of ink is more than STACKED_RUN times the piece's usual run (see _unstacked).
 STACKED_RUN = 2.0
+# On ruled paper, RULED_LINES lines or more across the image (or across the page, where a desk beside it
+# leaves the page narrower: LINE_SPAN of the mask's width), a line from one side of the image across at least
+# SHORT_LINE_SPAN of it is ruling too, cut short by the shade at the page's edge. Without them, a digit's bars
+# could span its own width.
+RULED_LINES = 3
+SHORT_LINE_SPAN = 0.6
 # A short piece beside the upper half of a tall one, CAP_HEIGHT of its height or less, is a 5's bar drawn
 # apart from its body when it is at most CAP_GAP of that height away, or BAR_GAP if it is a bar: flat, at
 # most BAR_FLAT as tall as it is wide. A bar left over beside digits is no digit (see _drop_specks).
@@ -81,6 +87,15 @@ EDGE_RUN = 0.2
 FRAME_RUN = 0.5
 SOLID = 0.6  # of its bounding box inked: a band, where a digit's strokes leave most of theirs blank
 SURROUNDINGS_FRINGE = 0.015
+# ... or ink from a corner of the image along both its sides, EDGE_RUN of each or more and CORNER_RUN of
+# the two together (the shares added): the corner of the desk beside a page, read as a "1" or a "4" after
+# the digit.
+CORNER_RUN = 0.6
+# ... or, along EDGE_RUN of one side and WEDGE_RUN of the other, filling CORNER_FILL of the box those two
+# spans make: the page's shade in a corner, a triangle.
+CORNER_FILL = 0.4
+CORNER_INSET = 2  # px
+CORNER_DEPTH = 0.2  # nine tenths of it lie within this share of the image from one of the two sides
 # ... or a sliver along SLIVER_RUN of a side or more, reaching no further than EDGE_SLIVER of the image into
 # it (the desk beside a page turned slightly: a wedge too thin to be solid, too short to be a frame).
 SLIVER_RUN = 0.35
@@ -305,7 +320,7 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
                 sliver[label] |= (depth <= max(2, EDGE_SLIVER * mask.shape[axis])
                                   and stop - start >= SLIVER_RUN * len(side))
     areas = np.bincount(labels.ravel(), minlength=count + 1)
-    around = sliver.copy()
+    around = sliver | _corners(labels)
     for label in np.flatnonzero(contact):
         rows, cols = boxes[label - 1]
         solid = areas[label] >= SOLID * (rows.stop - rows.start) * (cols.stop - cols.start)
@@ -323,6 +338,34 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
     kept = mask & ~ndimage.binary_dilation(surroundings, iterations=fringe)
     on_page = _on_page(surroundings, page) if page is not None else None  # touching the desk from the page
     return kept if on_page is None else kept | on_page
+
+
+def _corners(labels: np.ndarray) -> np.ndarray:
+    """Which pieces (by label) fill a corner of the image along both its sides (see CORNER_RUN and
+    CORNER_FILL): the corner of a desk around a page turned or set off-centre, an L too short along either
+    side to be a frame, or the shade in a page's corner."""
+    height, width = labels.shape
+    corner = np.zeros(labels.max() + 1, dtype=bool)
+    for flip_rows in (False, True):
+        for flip_cols in (False, True):
+            view = labels[::-1 if flip_rows else 1, ::-1 if flip_cols else 1]  # this corner at (0, 0)
+            # The photo's outermost pixel or two may be lighter than the desk.
+            inset = next((step for step in range(CORNER_INSET + 1) if view[step, step]), None)
+            if inset is None:
+                continue
+            label = view[inset, inset]
+            along, down = view[inset, inset:] == label, view[inset:, inset] == label
+            across = inset + (int(np.argmin(along)) if not along.all() else len(along))
+            up = inset + (int(np.argmin(down)) if not down.all() else len(down))
+            share_across, share_up = across / width, up / height
+            if max(share_across, share_up) < EDGE_RUN or min(share_across, share_up) < WEDGE_RUN:
+                continue
+            if not (min(share_across, share_up) >= EDGE_RUN and share_across + share_up >= CORNER_RUN
+                    or np.count_nonzero(view[:up, :across] == label) >= CORNER_FILL * across * up):
+                continue
+            rows, cols = np.nonzero(view == label)  # along the two sides, not across the image
+            corner[label] = np.quantile(np.minimum(rows / height, cols / width), 0.9) <= CORNER_DEPTH
+    return corner
 
 
 def _ends_of_a_line(boxes: list, areas: np.ndarray, around: np.ndarray, height: int) -> np.ndarray:
@@ -519,8 +562,12 @@ def _line_level(levels: np.ndarray, band: np.ndarray) -> float:
 def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, float, bool]]:
     """Horizontal lines reaching across LINE_SPAN of the width (joined runs of candidate ink at least
     LINE_RUN of it long) that put ink in the mask in at least four fifths of their length: each one's band,
-    half the band's height, and whether it is a desk's edge (edge to edge, thicker than a ruled line)."""
+    half the band's height, and whether it is a desk's edge (edge to edge, thicker than a ruled line). Where
+    RULED_LINES or more span the image or the page, shorter lines of the ruling count too (see
+    SHORT_LINE_SPAN)."""
     height, width = mask.shape
+    inked = np.flatnonzero(mask.any(axis=0))
+    page = inked[-1] + 1 - inked[0] if len(inked) else width  # the page's width, where a desk is beside it
     run = max(8, round(LINE_RUN * width))
     # A faint or slightly turned line is cut into dashes by the threshold: join them first, across gaps of
     # LINE_GAP of the width and a row up or down (the edges repeated, so a line keeps its ends).
@@ -536,7 +583,14 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
         if box is None:  # a piece that _unstacked parted
             continue
         found_rows, cols = box
-        if cols.stop - cols.start < LINE_SPAN * width:
+        span = cols.stop - cols.start
+        if span >= LINE_SPAN * width:
+            kind = 0  # across the image
+        elif span >= LINE_SPAN * min(width, page):
+            kind = 1  # across the page, a desk beside it
+        elif span >= SHORT_LINE_SPAN * width and (cols.start == 0 or cols.stop == width):
+            kind = 2  # cut short
+        else:
             continue
         line = (labels[found_rows] == index) & mask[found_rows]  # where the threshold kept the line
         present = np.flatnonzero(line.any(axis=0))
@@ -561,8 +615,10 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
         band = np.abs(rows - centre[None, :].astype(np.float32)) <= half
         # A thin line from edge to edge close to a side of the photo is where the page ends: an edge too.
         page_edge = edge_to_edge and not PAGE_EDGE_ZONE * height < middle < (1 - PAGE_EDGE_ZONE) * height
-        found.append((band, half, not thin or page_edge))
-    return found
+        found.append((band, half, not thin or page_edge, kind))
+    if sum(kind < 2 and not edge for *_, edge, kind in found) < RULED_LINES:
+        found = [line for line in found if line[-1] == 0]  # a digit's bars span its own width, not ruling
+    return [line[:-1] for line in found]
 
 
 def _unstacked(labels: np.ndarray) -> np.ndarray:

@@ -385,6 +385,52 @@ def test_a_short_wedge_of_desk_along_a_side_goes_but_a_stroke_cut_by_the_side_st
     assert segment.without_surroundings(mask)[150:165, 260:].all()
 
 
+def test_a_corner_of_desk_goes_but_a_digit_in_a_corner_stays():
+    # A page set off-centre leaves the desk's corner in the photo: an L along 40% of two sides, too short
+    # along either to be the frame around a page. It was read as a "1" beside the digit.
+    mask = np.zeros((200, 300), bool)
+    mask[120:, -30:] = mask[-15:, 180:] = True  # the desk's corner, bottom right
+    mask[40:110, 100:106] = mask[40:46, 80:130] = True  # a digit
+    kept = segment.without_surroundings(mask)
+    assert not kept[110:, 170:].any()
+    assert (kept == mask)[:100, :160].all()
+    # The shade in a page's corner: a triangle, longer down the side than along the top.
+    mask[110:] = False
+    for row in range(70):
+        mask[row, 300 - (70 - row) // 3:] = True
+    assert not segment.without_surroundings(mask)[:80, 260:].any()
+    # A digit's bar reaching a corner, cropped close, runs into the image: its stroke leaves the sides.
+    mask[:80, 260:] = False
+    mask[:12, 200:] = True
+    for row in range(12, 200):
+        column = 300 - 12 - (row - 12) * 120 // 188
+        mask[row, column:column + 12] = True
+    assert (segment.without_surroundings(mask) == mask).all()
+
+
+def test_ruled_lines_across_a_page_beside_a_desk_or_cut_short_by_shade_go():
+    # Lines across the page but not across the photo (a desk beside the page), and lines cut short where the
+    # page's corner is shaded, were left as dashes read as digits.
+    for name, digit in (("ruled_beside_desk_6.jpg", (236, 108, 122, 190)),
+                        ("shaded_ruling_9.jpg", (339, 279, 84, 183))):
+        [box] = prepared(name).boxes
+        assert all(abs(got - want) <= 3 for got, want in zip(box, digit, strict=True))
+    mask = np.zeros((200, 300), bool)
+    mask[:, :40] = True  # the desk
+    for y in range(40, 160, 20):
+        mask[y:y + 2, 44:] = True  # ruling from the page's edge to the photo's
+    mask[60:140, 150:156] = True  # a 1
+    [digit] = segment.find_digits(mask, ink=np.where(mask, 200.0, 10.0))
+    assert digit.box[2] <= 10 and digit.box[3] >= 70
+    # Without ruling, a digit's bars that span its own width stay: a Z-shaped 2 cropped with a margin.
+    two = np.zeros((120, 100), bool)
+    two[20:24, 10:90] = two[96:100, 10:90] = True
+    for row in range(24, 96):
+        column = 86 - (row - 24) * 76 // 72
+        two[row, column:column + 4] = True
+    assert (segment.without_lines(two) == two).all()
+
+
 def test_dashes_left_of_ruled_lines_are_not_digits():
     # A turned page's ruled lines, cut into dashes 1-2 px tall by the threshold, were read as rows of 5s.
     mask = np.zeros((240, 260), bool)

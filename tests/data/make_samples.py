@@ -359,6 +359,13 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("ruled_sliver_9.jpg", evalkit.notebook(x[1309], "9", rng([18, 1309, 0])).data)
     # A 5 whose bar, drawn apart, lies a third of its height off to the right: the bar was a "5" ("55").
     write("far_bar_5.jpg", evalkit.notebook(x[1940], "5", rng([18, 1940, 0])).data)
+    # A 1 on a page set off-centre on a desk: the desk's corner, an L along two sides too short to be a frame,
+    # was a second "1" ("11"). A 6 on ruled paper beside a desk: its lines span the page, not the photo, and
+    # were left as dashes ("637"). A 9 on ruled paper shaded in a corner: the shade cut the lines short and
+    # joined them, and the whole was read as a "7".
+    write("desk_corner_1.jpg", evalkit.notebook(x[385], "1", rng([18, 385, 1])).data)
+    write("ruled_beside_desk_6.jpg", evalkit.notebook(x[197], "6", rng([18, 197, 0])).data)
+    write("shaded_ruling_9.jpg", evalkit.notebook(x[575], "9", rng([18, 575, 1])).data)
     # "1921" cropped tight to its ink, 175 px wide: each 1, flush against a side, was taken for a desk or a
     # margin line ("92").
     write("cropped_row_1921.png", cropped_row([x[39], x[CLEAR[9]], x[CLEAR[2]], x[37]]))
