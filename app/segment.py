@@ -62,6 +62,7 @@ LINE_MARGIN = 1.5
 LINE_SMOOTH = 31
 LINE_THICKNESS = 0.015  # ruled lines are thin: at most this fraction of the image's height (or 3 px),
 EDGE_THICKNESS = 0.05  # ... or this when they run from edge to edge (a desk's edge, blurred by the light)
+EDGE_PRESENT = 0.6  # ... over the threshold along this share of the width or more (a faint line is not)
 EDGE_ZONE = 0.3  # and such an edge lies within this share of the image's side from its border
 PAGE_EDGE_ZONE = 0.15  # a thin line from edge to edge this close to a side is the page's edge
 LINE_CONTRAST = 1.3  # ink this many times the line's own level, inside its band, is a stroke on the line
@@ -114,12 +115,13 @@ LONG_WEDGE_ASPECT = 5
 LONG_WEDGE_DEPTH = 0.1
 # What of the surroundings lies on the page stays (a digit written up to the page's edge joins the desk). The
 # page is the largest piece of paper: PAGE_INSIDE_SHARE of the image or more, filling PAGE_INSIDE_SOLID of its
-# convex outline, the ink outside that outline within PAGE_INSIDE_EDGE of the shorter side from the image's
-# sides (a desk, where a tight crop's strokes cross the image). A piece inside the outline stays when it is
-# PAGE_INSIDE_INK of the surroundings' ink or more, PAGE_INSIDE_DEEP of it further than PAGE_INSIDE_DEPTH of
-# the shorter side inside the outline, and touches the outline along no more than PAGE_INSIDE_CONTACT of its
-# own length (a digit, where the paper between a tight crop's strokes leaves slivers along them, and a
-# non-convex piece of paper wedges of desk inside its outline).
+# convex outline, the ink outside that outline within PAGE_INSIDE_EDGE of the image's width from its left or
+# right side, or of its height from its top or bottom (a desk, where a tight crop's strokes cross the image).
+# A piece inside the outline stays when it is PAGE_INSIDE_INK of the ink inside the outline or more (the
+# desk's own ink, outside, counts for nothing: a wide desk dwarfed a digit), PAGE_INSIDE_DEEP of it further
+# than PAGE_INSIDE_DEPTH of the shorter side inside the outline, and touches the outline along no more than
+# PAGE_INSIDE_CONTACT of its own length (a digit, where the paper between a tight crop's strokes leaves
+# slivers along them, and a non-convex piece of paper wedges of desk inside its outline).
 PAGE_INSIDE_SHARE = 0.5
 PAGE_INSIDE_SOLID = 0.8
 PAGE_INSIDE_EDGE = 0.25
@@ -407,8 +409,9 @@ def _page(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     inside = np.asarray(outline)
     rows, cols = np.nonzero(mask & ~inside)
     height, width = mask.shape
-    reach = np.minimum(np.minimum(rows, height - 1 - rows), np.minimum(cols, width - 1 - cols))
-    if not len(reach) or reach.max() > PAGE_INSIDE_EDGE * min(height, width):
+    reach = np.minimum(np.minimum(rows, height - 1 - rows) / height,  # from the nearest side, a share of
+                       np.minimum(cols, width - 1 - cols) / width)  # the image across that side
+    if not len(reach) or reach.max() > PAGE_INSIDE_EDGE:
         return None
     return hull, eroded(inside)  # the paper's outline: its edge's shading lies outside it
 
@@ -428,7 +431,7 @@ def _on_page(ink: np.ndarray, page: tuple[np.ndarray, np.ndarray]) -> np.ndarray
     spans = ndimage.find_objects(labels)
     extent = np.array([0] + [max(r.stop - r.start, c.stop - c.start) for r, c in spans])
     digit = ((deeper >= PAGE_INSIDE_DEEP * amounts) & (contact <= PAGE_INSIDE_CONTACT * extent)
-             & (amounts >= PAGE_INSIDE_INK * np.count_nonzero(ink)))
+             & (amounts >= PAGE_INSIDE_INK * amounts[1:].sum()))
     digit[0] = False
     return digit[labels] if digit.any() else None
 
@@ -602,8 +605,9 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
         thickness = float(np.median(bottom - top + 1))  # a digit's stroke merged into it widens a few columns
         thin = thickness <= max(3.0, LINE_THICKNESS * height)
         edge_to_edge = cols.start == 0 and cols.stop == width
-        if not thin and not (edge_to_edge and thickness <= EDGE_THICKNESS * height):
-            continue  # a bold stroke across a tight crop: a digit's
+        if not thin and not (edge_to_edge and thickness <= EDGE_THICKNESS * height
+                             and len(present) >= EDGE_PRESENT * width):
+            continue  # a bold stroke across a tight crop, or along a faint ruled line: a digit's
         centre = np.interp(np.arange(width), present, (top + bottom) / 2.0 + found_rows.start)
         centre = ndimage.median_filter(centre, size=LINE_SMOOTH, mode="nearest")  # ... and leaves the centre
         half = thickness / 2.0 + LINE_MARGIN

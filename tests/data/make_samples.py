@@ -366,6 +366,13 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("desk_corner_1.jpg", evalkit.notebook(x[385], "1", rng([18, 385, 1])).data)
     write("ruled_beside_desk_6.jpg", evalkit.notebook(x[197], "6", rng([18, 197, 0])).data)
     write("shaded_ruling_9.jpg", evalkit.notebook(x[575], "9", rng([18, 575, 1])).data)
+    # Two 1s written down from the page's top edge, joined to the desk around the page: all the ink was one
+    # piece, read whole as a "7". The desk was too wide beside the first to find the page; beside the second
+    # its ink dwarfed the 1's. A 0 on faint ruling: its bottom, lying along a line the threshold hardly
+    # kept, was taken for a desk's edge and cut off ("17").
+    write("desk_wide_1.jpg", evalkit.notebook(x[40], "1", rng([18, 40, 0])).data)
+    write("desk_joined_1.jpg", evalkit.notebook(x[196], "1", rng([18, 196, 0])).data)
+    write("faint_ruling_0.jpg", evalkit.notebook(x[297], "0", rng([18, 297, 0])).data)
     # "1921" cropped tight to its ink, 175 px wide: each 1, flush against a side, was taken for a desk or a
     # margin line ("92").
     write("cropped_row_1921.png", cropped_row([x[39], x[CLEAR[9]], x[CLEAR[2]], x[37]]))
