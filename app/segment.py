@@ -129,6 +129,11 @@ PAGE_INSIDE_INK = 0.03
 PAGE_INSIDE_DEEP = 0.5
 PAGE_INSIDE_DEPTH = 0.04
 PAGE_INSIDE_CONTACT = 1.0
+# Where no piece inside the outline passes as a digit, the page's shaded edge (which runs along the outline
+# about as deep as it usually runs within SHADE_ALONG of the side's length) may join one to the desk: the
+# shade is left out and what touches it along no more than SHADE_CONTACT of its length is a digit.
+SHADE_ALONG = 0.2
+SHADE_CONTACT = 0.9
 # A line of digits cropped tight to its ink: the ink that is neither surroundings nor a line spans at least
 # CROPPED_LINE of the image's height. Then a piece flush against a side (a 1 at either end), within those
 # rows (give or take a tenth of the height), at least 0.6 as tall as they are and no wider than tall, is a
@@ -418,22 +423,69 @@ def _page(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _on_page(ink: np.ndarray, page: tuple[np.ndarray, np.ndarray]) -> np.ndarray | None:
     """The pieces of `ink` inside the page's outline that are a digit's (see PAGE_INSIDE_INK and
-    PAGE_INSIDE_DEEP), or None."""
+    PAGE_INSIDE_DEEP), or None. Where the page's shaded edge joins a digit to the desk, the digit is looked
+    for again without the shade (see _shade)."""
     hull, inside = page
-    labels, count = ndimage.label(ink & inside, structure=_EIGHT_CONNECTED)
+    rows, cols = np.nonzero(ink & inside)
+    if not len(rows):
+        return None
+    depth = _depth(hull, rows, cols)
+    digit = _inside(ink.shape, rows, cols, depth, depth <= 2.5, PAGE_INSIDE_CONTACT)  # the outline, 2 px deep
+    if digit is None:
+        shade = _shade(hull, rows, cols)
+        shaded = np.zeros(ink.shape, dtype=bool)
+        shaded[rows[shade], cols[shade]] = True
+        lit = ~shade
+        rows, cols, depth = rows[lit], cols[lit], depth[lit]
+        touching = ndimage.binary_dilation(shaded, structure=_EIGHT_CONNECTED)[rows, cols]
+        digit = _inside(ink.shape, rows, cols, depth, (depth <= 2.5) | touching, SHADE_CONTACT)
+    return digit
+
+
+def _inside(shape: tuple[int, int], rows: np.ndarray, cols: np.ndarray, depth: np.ndarray,
+            edge: np.ndarray, contact_share: float) -> np.ndarray | None:
+    """The pieces of the ink at (rows, cols), each pixel `depth` inside the page's outline and `edge` where
+    it touches the page's edge, that are a digit's (touching that edge along no more than `contact_share`
+    of their length), or None."""
+    labels = np.zeros(shape, dtype=np.int32)
+    labels[rows, cols] = 1
+    labels, count = ndimage.label(labels, structure=_EIGHT_CONNECTED)
     if not count:
         return None
-    rows, cols = np.nonzero(labels)
-    piece, depth = labels[rows, cols], _depth(hull, rows, cols)
+    piece = labels[rows, cols]
     amounts = np.bincount(piece, minlength=count + 1)
-    deeper = np.bincount(piece[depth > max(2, PAGE_INSIDE_DEPTH * min(ink.shape))], minlength=count + 1)
-    contact = np.bincount(piece[depth <= 2.5], minlength=count + 1)  # along the outline, two pixels deep
+    deeper = np.bincount(piece[depth > max(2, PAGE_INSIDE_DEPTH * min(shape))], minlength=count + 1)
+    contact = np.bincount(piece[edge], minlength=count + 1)
     spans = ndimage.find_objects(labels)
     extent = np.array([0] + [max(r.stop - r.start, c.stop - c.start) for r, c in spans])
-    digit = ((deeper >= PAGE_INSIDE_DEEP * amounts) & (contact <= PAGE_INSIDE_CONTACT * extent)
+    digit = ((deeper >= PAGE_INSIDE_DEEP * amounts) & (contact <= contact_share * extent)
              & (amounts >= PAGE_INSIDE_INK * amounts[1:].sum()))
     digit[0] = False
     return digit[labels] if digit.any() else None
+
+
+def _shade(corners: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Which of the ink pixels at (rows, cols), inside a convex outline, are the shade along its sides: at
+    each place along a side, the ink that runs in from it unbroken, as deep as it usually runs there (the
+    median over SHADE_ALONG of the side's length), so a stroke that meets the shade is not."""
+    depths = _depths(corners, rows, cols)
+    side = np.argmin(depths, axis=1)  # the side each pixel is nearest, how deep it lies, and where along it
+    level = np.floor(depths[np.arange(len(side)), side]).astype(int)
+    sides = np.roll(corners, -1, axis=0) - corners
+    lengths = np.hypot(sides[:, 0], sides[:, 1])
+    along = np.column_stack([cols, rows]) - corners[side]
+    along = np.rint((along * sides[side]).sum(axis=1) / lengths[side]).astype(int)
+    shade = np.zeros(len(side), dtype=bool)
+    for index in np.unique(side):
+        mine = np.flatnonzero(side == index)
+        start, stop = along[mine].min(), along[mine].max() + 1
+        steps = np.zeros((stop - start, int(level[mine].max()) + 2), dtype=bool)  # place along x depth
+        steps[along[mine] - start, np.maximum(level[mine], 0)] = True
+        steps[:, :2] = True  # the outline's own pixel row, eroded away
+        runs = np.argmin(steps, axis=1)  # how deep the ink runs in unbroken from the side at each place
+        usual = ndimage.median_filter(runs, size=max(3, round(SHADE_ALONG * lengths[index])), mode="nearest")
+        shade[mine] = level[mine] < usual[along[mine] - start]
+    return shade
 
 
 def turned_box_area(region: np.ndarray) -> float:
@@ -487,13 +539,17 @@ def _area(corners: np.ndarray) -> float:
 
 def _depth(corners: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """How far (px) each pixel lies inside a convex outline (corners in either order); negative outside."""
+    return _depths(corners, rows, cols).min(axis=1)
+
+
+def _depths(corners: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """How far (px) each pixel lies inside each side of a convex outline: one column per side, from the
+    first corner to the next."""
     sides = np.roll(corners, -1, axis=0) - corners
     normals = np.column_stack([sides[:, 1], -sides[:, 0]]) / np.hypot(sides[:, 0], sides[:, 1])[:, None]
-    centre = corners.mean(axis=0)
-    if np.dot(normals[0], centre - corners[0]) < 0:  # point them inwards
+    if np.dot(normals[0], corners.mean(axis=0) - corners[0]) < 0:  # point them inwards
         normals = -normals
-    offsets = -(normals * corners).sum(axis=1)
-    return (np.column_stack([cols, rows]) @ normals.T + offsets).min(axis=1)
+    return np.column_stack([cols, rows]) @ normals.T - (normals * corners).sum(axis=1)
 
 
 def eroded(mask: np.ndarray) -> np.ndarray:

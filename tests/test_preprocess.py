@@ -371,6 +371,21 @@ def test_a_digit_written_up_to_the_pages_edge_is_cut_from_the_desk_it_touches():
     assert segment.without_surroundings(seven).sum() == seven.sum()
 
 
+def test_a_digit_joined_to_the_desk_by_the_pages_shaded_edge_is_kept_without_the_shade():
+    # A page turned on a desk, shaded along its top edge, deepest mid-way: a 1 written up to that edge was
+    # one piece with the shade and the desk, and the shade, inside the page's outline, touched the outline
+    # all along: not a digit. All the ink was kept and read as one digit, or none of it.
+    mask = np.zeros((150, 250), bool)
+    for x in range(250):
+        edge = 24 - x * 20 // 250  # the page's top edge, turned
+        mask[:edge + round(6 * np.sin(np.pi * x / 250)), x] = True
+    mask[:, :12] = True  # the desk beside the page too
+    mask[10:100, 120:125] = True  # the 1
+    kept = segment.without_surroundings(mask)
+    assert kept[30:100, 120:125].all()
+    assert not kept[:, :115].any() and not kept[:, 130:].any() and not kept[:20].any()
+
+
 def test_a_short_wedge_of_desk_along_a_side_goes_but_a_stroke_cut_by_the_side_stays():
     # A page turned slightly leaves a wedge of desk along a fifth of its right side, a few px deep.
     [(x, y, w, h)] = preprocess.prepare((DATA / "desk_wedge_7.jpg").read_bytes()).boxes

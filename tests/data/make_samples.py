@@ -373,6 +373,10 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("desk_wide_1.jpg", evalkit.notebook(x[40], "1", rng([18, 40, 0])).data)
     write("desk_joined_1.jpg", evalkit.notebook(x[196], "1", rng([18, 196, 0])).data)
     write("faint_ruling_0.jpg", evalkit.notebook(x[297], "0", rng([18, 297, 0])).data)
+    # A 5 and a 2 written up to the top edge of a page turned on a desk: the page's shaded edge joined them
+    # to the desk, and nothing was left ("no digit found").
+    write("top_edge_5.jpg", evalkit.notebook(x[207], "5", rng([18, 207, 1])).data)
+    write("top_edge_2.jpg", evalkit.notebook(x[922], "2", rng([18, 922, 1])).data)
     # "1921" cropped tight to its ink, 175 px wide: each 1, flush against a side, was taken for a desk or a
     # margin line ("92").
     write("cropped_row_1921.png", cropped_row([x[39], x[CLEAR[9]], x[CLEAR[2]], x[37]]))
