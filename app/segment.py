@@ -133,6 +133,7 @@ PAGE_INSIDE_CONTACT = 1.0
 # about as deep as it usually runs within SHADE_ALONG of the side's length) may join one to the desk: the
 # shade is left out and what touches it along no more than SHADE_CONTACT of its length is a digit.
 SHADE_ALONG = 0.2
+PAGE_RULE_WIDTH = 5  # px
 SHADE_CONTACT = 0.9
 # A line of digits cropped tight to its ink: the ink that is neither surroundings nor a line spans at least
 # CROPPED_LINE of the image's height. Then a piece flush against a side (a 1 at either end), within those
@@ -327,11 +328,12 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
                 sliver[label] |= (depth <= max(2, EDGE_SLIVER * mask.shape[axis])
                                   and stop - start >= SLIVER_RUN * len(side))
     areas = np.bincount(labels.ravel(), minlength=count + 1)
-    around = sliver | _corners(labels)
+    around = sliver.copy()
     for label in np.flatnonzero(contact):
         rows, cols = boxes[label - 1]
         solid = areas[label] >= SOLID * (rows.stop - rows.start) * (cols.stop - cols.start)
         around[label] |= solid or contact[label] >= FRAME_RUN
+    around |= _corners(labels, boxes, around)
     if around.any() and not around[1:].all():
         around &= ~_ends_of_a_line(boxes, areas, around, mask.shape[0])
     if not around.any():
@@ -347,12 +349,12 @@ def without_surroundings(mask: np.ndarray) -> np.ndarray:
     return kept if on_page is None else kept | on_page
 
 
-def _corners(labels: np.ndarray) -> np.ndarray:
-    """Which pieces (by label) fill a corner of the image along both its sides (see CORNER_RUN and
-    CORNER_FILL): the corner of a desk around a page turned or set off-centre, an L too short along either
-    side to be a frame, or the shade in a page's corner."""
+def _corners(labels: np.ndarray, boxes: list, known: np.ndarray) -> np.ndarray:
+    """Which pieces (by label; `boxes` theirs), other than those `known` already, fill a corner of the image
+    along both its sides (see CORNER_RUN and CORNER_FILL): the corner of a desk around a page turned or set
+    off-centre, an L too short along either side to be a frame, or the shade in a page's corner."""
     height, width = labels.shape
-    corner = np.zeros(labels.max() + 1, dtype=bool)
+    corner = np.zeros(len(boxes) + 1, dtype=bool)
     for flip_rows in (False, True):
         for flip_cols in (False, True):
             view = labels[::-1 if flip_rows else 1, ::-1 if flip_cols else 1]  # this corner at (0, 0)
@@ -361,6 +363,8 @@ def _corners(labels: np.ndarray) -> np.ndarray:
             if inset is None:
                 continue
             label = view[inset, inset]
+            if known[label] or corner[label]:
+                continue
             along, down = view[inset, inset:] == label, view[inset:, inset] == label
             across = inset + (int(np.argmin(along)) if not along.all() else len(along))
             up = inset + (int(np.argmin(down)) if not down.all() else len(down))
@@ -370,7 +374,13 @@ def _corners(labels: np.ndarray) -> np.ndarray:
             if not (min(share_across, share_up) >= EDGE_RUN and share_across + share_up >= CORNER_RUN
                     or np.count_nonzero(view[:up, :across] == label) >= CORNER_FILL * across * up):
                 continue
-            rows, cols = np.nonzero(view == label)  # along the two sides, not across the image
+            box_rows, box_cols = boxes[label - 1]
+            rows, cols = np.nonzero(labels[box_rows, box_cols] == label)  # along the two sides, not across
+            rows, cols = rows + box_rows.start, cols + box_cols.start
+            if flip_rows:
+                rows = height - 1 - rows
+            if flip_cols:
+                cols = width - 1 - cols
             corner[label] = np.quantile(np.minimum(rows / height, cols / width), 0.9) <= CORNER_DEPTH
     return corner
 
@@ -397,8 +407,18 @@ def _ends_of_a_line(boxes: list, areas: np.ndarray, around: np.ndarray, height: 
 def _page(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """The corners of a photographed page's outline and the pixels inside it (see PAGE_INSIDE_SHARE), or
     None: the largest piece of paper, convex, with the ink outside it along the image's sides (the desk), not
-    across it (the strokes of a digit cropped tight, whose paper is the gaps between them)."""
-    paper, count = ndimage.label(~mask)
+    across it (the strokes of a digit cropped tight, whose paper is the gaps between them). Ruled lines that
+    join the desk on both sides cut the paper into strips: then ink thinner than PAGE_RULE_WIDTH is paper."""
+    page = _paper_outline(mask, mask)
+    if page is None:
+        thick = ndimage.binary_opening(mask, structure=np.ones((PAGE_RULE_WIDTH, PAGE_RULE_WIDTH), bool))
+        page = _paper_outline(mask, thick)
+    return page
+
+
+def _paper_outline(mask: np.ndarray, solid: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """_page, with the paper where `solid`, the mask or the thicker part of it, is not."""
+    paper, count = ndimage.label(~solid)
     if not count:
         return None
     areas = np.bincount(paper.ravel())

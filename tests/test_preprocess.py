@@ -386,6 +386,20 @@ def test_a_digit_joined_to_the_desk_by_the_pages_shaded_edge_is_kept_without_the
     assert not kept[:, :115].any() and not kept[:, 130:].any() and not kept[:20].any()
 
 
+def test_a_page_cut_into_strips_by_ruled_lines_joining_the_desk_is_still_a_page():
+    mask = np.zeros((200, 240), bool)
+    mask[:15], mask[-15:], mask[:, :15], mask[:, -15:] = True, True, True, True  # the desk all around
+    for y in range(35, 185, 20):
+        mask[y:y + 2] = True  # ruled lines from one side of the desk to the other
+    mask[15:90, 120:125] = True  # a 1 written down from the page's top edge
+    mask[150:152, 60:62] = True  # and a speck apart from the rest
+    kept = segment.without_surroundings(mask)  # the lines, on the page, go later (without_lines)
+    assert kept[30:90, 120:125].all()
+    assert not kept[:12].any() and not kept[:, :12].any() and not kept[:, -12:].any()
+    [digit] = segment.find_digits(mask, ink=np.where(mask, 200.0, 10.0))
+    assert digit.box[0] >= 115 and digit.box[2] <= 15 and digit.box[3] >= 60
+
+
 def test_a_short_wedge_of_desk_along_a_side_goes_but_a_stroke_cut_by_the_side_stays():
     # A page turned slightly leaves a wedge of desk along a fifth of its right side, a few px deep.
     [(x, y, w, h)] = preprocess.prepare((DATA / "desk_wedge_7.jpg").read_bytes()).boxes

@@ -377,6 +377,9 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # to the desk, and nothing was left ("no digit found").
     write("top_edge_5.jpg", evalkit.notebook(x[207], "5", rng([18, 207, 1])).data)
     write("top_edge_2.jpg", evalkit.notebook(x[922], "2", rng([18, 922, 1])).data)
+    # A 2 on a ruled page on a desk, the lines joining the desk on both sides: they cut the paper into strips,
+    # no page was found, and the 2, touching the desk at the top, went with it ("no digit found").
+    write("ruled_strips_2.jpg", evalkit.notebook(x[1824], "2", rng([18, 1824, 1])).data)
     # "1921" cropped tight to its ink, 175 px wide: each 1, flush against a side, was taken for a desk or a
     # margin line ("92").
     write("cropped_row_1921.png", cropped_row([x[39], x[CLEAR[9]], x[CLEAR[2]], x[37]]))
