@@ -39,6 +39,12 @@ MIN_CONTRAST = 24.0  # ink must differ from the paper by this much (0-255) to co
 # Measured: real ink 0.12 and up (heavily blurred training digits; the kit's photos 0.22), blank pages'
 # shading 0.09 and under.
 EDGE_SHARE = 0.1
+# ... unless the image is clean: CLEAN_FLAT of its pixels within CLEAN_NEAR grey levels of its commonest
+# level (the paper) are exactly at it, where a photo's paper has noise (0.7 and under for noise of half a
+# grey level). A small digit enlarged smoothly on a computer (28 px to 300 px: edges rising over 15 px) has
+# soft edges and no shading: 0.93.
+CLEAN_NEAR = 3
+CLEAN_FLAT = 0.75
 DEFAULT_THRESHOLD = 75
 MAX_THRESHOLD = 150  # noise never raises the threshold past this: the strokes' cores stay ink
 # An upload no bigger than about the model's own input (MNIST-style 28x28, USPS 16x16) and about square holds
@@ -509,10 +515,19 @@ def ink_image(gray: np.ndarray) -> np.ndarray:
     ink -= _background(ink)  # in place from here on: no more full-size copies
     sums = _neighbourhood(ink, np.add)  # 3x3 sums: one noisy pixel cannot decide
     strength = float(sums.max()) / 9.0
-    if strength < MIN_CONTRAST or _steepest(sums) / 9.0 < EDGE_SHARE * strength:
+    if strength < MIN_CONTRAST or _steepest(sums) / 9.0 < EDGE_SHARE * strength and not _clean(gray):
         raise NoDigitFound()
     ink *= 255.0 / strength
     return np.clip(ink, 0.0, 255.0, out=ink)
+
+
+def _clean(gray: np.ndarray) -> bool:
+    """Whether an image's paper, its commonest grey level, is exactly flat (see CLEAN_NEAR): drawn or
+    enlarged on a computer, never photographed or scanned, so it has no shading."""
+    levels = np.bincount(np.clip(np.rint(_sample(gray)), 0, 255).astype(np.intp).ravel(), minlength=256)
+    paper = int(np.argmax(levels))
+    near = levels[max(0, paper - CLEAN_NEAR):paper + CLEAN_NEAR + 1].sum()
+    return levels[paper] >= CLEAN_FLAT * near
 
 
 def _steepest(values: np.ndarray) -> float:

@@ -186,6 +186,13 @@ def test_shading_is_not_ink_but_a_blurred_faint_stroke_is():
     stroke = shaded - 40.0 * ndimage.gaussian_filter(pen, 2.0)
     [(x, y, w, h)] = preprocess.prepare_gray(stroke.astype(np.float32)).boxes
     assert x <= 117 and x + w >= 123 and h >= 110
+    # A digit enlarged smoothly on a computer has edges as soft as shading, but its paper is exactly flat:
+    # no photo, so no shading. The same soft stroke on a page with a photo's noise is shading.
+    soft = 255.0 - 200.0 * ndimage.gaussian_filter(pen, 8.0) / ndimage.gaussian_filter(pen, 8.0).max()
+    assert preprocess.ink_image(np.rint(soft)).max() == 255
+    noisy = soft + np.random.default_rng(0).normal(0, 2.0, soft.shape)
+    with pytest.raises(NoDigitFound):
+        preprocess.ink_image(noisy.astype(np.float32))
 
 
 def _png(pixels: np.ndarray) -> bytes:

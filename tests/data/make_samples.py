@@ -213,6 +213,15 @@ def marker_crop(digit: np.ndarray, rng: np.random.Generator, size: int = 200,
     return Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
 
 
+def enlarged(digit: np.ndarray, height: int = 300) -> Image.Image:
+    """A digit cut to its ink and enlarged smoothly (bicubic) on a computer to `height` px, dark on white:
+    its edges rise over 15 px, as soft as shading on a photo."""
+    rows, cols = np.nonzero(digit > 30)
+    crop = digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    size = (round(height * crop.shape[1] / crop.shape[0]), height)
+    return Image.fromarray(255 - np.asarray(Image.fromarray(crop).resize(size, Image.BICUBIC)))
+
+
 def cropped_row(digits: list[np.ndarray], height: int = 60, gap: int = 12) -> Image.Image:
     """Digits side by side, dark on light, the image cropped tight to their ink."""
     shapes = [evalkit.ink_shape(d, height) for d in digits]
@@ -380,6 +389,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # A 2 on a ruled page on a desk, the lines joining the desk on both sides: they cut the paper into strips,
     # no page was found, and the 2, touching the desk at the top, went with it ("no digit found").
     write("ruled_strips_2.jpg", evalkit.notebook(x[1824], "2", rng([18, 1824, 1])).data)
+    # A 6 cut to its ink and enlarged to 300 px: its soft edges were taken for shading ("no digit found").
+    write("enlarged_6.png", enlarged(x[11]))
     # "1921" cropped tight to its ink, 175 px wide: each 1, flush against a side, was taken for a desk or a
     # margin line ("92").
     write("cropped_row_1921.png", cropped_row([x[39], x[CLEAR[9]], x[CLEAR[2]], x[37]]))
