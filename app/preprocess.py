@@ -17,7 +17,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from app.errors import NoDigitFound, NotAnImage, UploadTooLarge
-from app.segment import Digit, eroded, find_digits, split_candidates, turned_box_area, without_surroundings
+from app.segment import (
+    Digit,
+    crosses,
+    eroded,
+    find_digits,
+    split_candidates,
+    turned_box_area,
+    without_shadows,
+    without_surroundings,
+)
 
 INPUT_SIZE = 28  # the model's input is INPUT_SIZE x INPUT_SIZE x 1
 BOX_SIZE = 20  # MNIST fits each digit's longest side into 20 px
@@ -256,6 +265,8 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
         return prepare_gray(cut, threshold=threshold, single=single, max_digits=max_digits,
                             scale=scale, origin=(origin[0] + x * scale, origin[1] + y * scale),
                             size=size or (gray.shape[1], gray.shape[0]), pages=False)
+    if crosses(mask) and not _clean(gray):  # a clean image (no photo) has no shadow
+        mask = without_shadows(mask, ink)
     digits = find_digits(mask, single=single, ink=ink)
     if not digits:
         raise NoDigitFound()

@@ -23,6 +23,9 @@ STRONG_SHARE = 0.5
 # that does not hold the strongest ink, is a dark corner of the photo or the edge of a shadow: it reaches the
 # strong level only where it is darkest, against the border, where a stroke's core runs all along it.
 SHADE_CORE = 0.2
+SHADOW_RING = 0.5
+SHADOW_ALONG = 0.5
+SHADOW_TRIES = 3
 COLUMN_GAP = 1.0  # pieces of one digit are no further apart than this share of the taller one
 # A box drawn around digits (see without_frames): at least FRAME_SIZE of the image's shorter side, ink
 # along FRAME_SIDE of each side of its box within FRAME_BAND of the box's shorter side from the edge.
@@ -257,6 +260,46 @@ def _noise(labels: np.ndarray, count: int, boxes: list, ink: np.ndarray, mask: n
               & (weak[:, None, 2] < strong[None, :, 3]) & (weak[:, None, 3] > strong[None, :, 2]))
     faint[np.flatnonzero(faint)[inside.any(axis=1)]] = False
     return faint
+
+
+def crosses(mask: np.ndarray) -> bool:
+    """Whether the mask has ink on two opposite sides of the image, so that a piece may cross it: most
+    uploads have not."""
+    return bool(mask[0].any() and mask[-1].any() or mask[:, 0].any() and mask[:, -1].any())
+
+
+def without_shadows(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """The mask without soft shadows across the photo: a piece from one side of the image to the other,
+    lying along none, whose ink 2-3 px outside it (where the mask is not) is still SHADOW_RING of the
+    threshold or more (its median): a shadow's edge rises over tens of pixels, a stroke's over a few. Such a
+    piece is cut again at a threshold that much higher, SHADOW_TRIES times at most: what a digit's strokes
+    darken over the shadow stays; what is still soft goes."""
+    if not crosses(mask):
+        return mask
+    threshold = float(ink[mask].min())
+    height, width = mask.shape
+    for _ in range(SHADOW_TRIES):
+        labels, _ = ndimage.label(mask, structure=_EIGHT_CONNECTED)
+        changed = False
+        for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
+            if not (rows.start == 0 and rows.stop == height or cols.start == 0 and cols.stop == width):
+                continue
+            piece = labels == index
+            if max(piece[0].mean(), piece[-1].mean(), piece[:, 0].mean(), piece[:, -1].mean()) > SHADOW_ALONG:
+                continue  # lying along a side: a page's shaded edge, maybe with a digit on it
+            ring = ndimage.binary_dilation(piece, iterations=3) & ~ndimage.binary_dilation(piece) & ~mask
+            if not ring.any():
+                continue
+            level = float(np.median(ink[ring]))
+            if level < SHADOW_RING * threshold:
+                continue
+            if not changed:
+                mask = mask.copy()  # the caller's stays as it was
+            mask[piece] = ink[piece] >= level + threshold
+            changed = True
+        if not changed:
+            return mask
+    return mask
 
 
 def without_frames(mask: np.ndarray, labels: np.ndarray | None = None,

@@ -195,6 +195,22 @@ def test_shading_is_not_ink_but_a_blurred_faint_stroke_is():
         preprocess.ink_image(noisy.astype(np.float32))
 
 
+def test_a_soft_shadow_across_the_photo_is_not_ink_but_a_stroke_over_it_is():
+    # A hand's shadow across a photographed page crosses the threshold: a band from side to side whose ink
+    # falls off over tens of pixels. Cut again higher, it is still soft, and goes; a stroke across the photo,
+    # or a digit darker than the shadow it lies in, falls off within a pixel or two, and stays.
+    yy, xx = np.mgrid[0:240, 0:320].astype(np.float32)
+    band = 120.0 * np.exp(-(((xx - yy) / np.sqrt(2) - 20) / 30.0) ** 2)  # ink, the paper at 0
+    assert not segment.without_shadows(band >= 75, band).any()
+    stroke = band.copy()
+    stroke[100:170, 150:156] = 255.0  # a 1 in the shadow
+    kept = segment.without_shadows(stroke >= 75, stroke)
+    assert kept[100:170, 150:156].all() and kept.sum() <= 1.2 * 70 * 6
+    line = np.zeros_like(band)
+    line[118:124] = 255.0  # a bar across a tight crop, sharp
+    assert segment.without_shadows(line >= 75, line).sum() == (line >= 75).sum()
+
+
 def _png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")

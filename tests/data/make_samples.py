@@ -222,6 +222,25 @@ def enlarged(digit: np.ndarray, height: int = 300) -> Image.Image:
     return Image.fromarray(255 - np.asarray(Image.fromarray(crop).resize(size, Image.BICUBIC)))
 
 
+def shadowed(digit: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = (420, 360)) -> bytes:
+    """A phone photo of a digit on white paper, a soft shadow (a hand's) across the page and the digit: a band
+    a tenth of the page wide, 30% darker at its middle."""
+    width, height = size
+    _, colour, light = evalkit.lit_paper(width, height, rng, tones=("white",))
+    shape = evalkit.ink_shape(digit, 120)
+    coverage = np.zeros((height, width), np.float32)
+    top, left = (height - shape.shape[0]) // 2, (width - shape.shape[1]) // 2
+    coverage[top:top + shape.shape[0], left:left + shape.shape[1]] = shape
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, np.pi)
+    across = np.abs(np.cos(angle) * (xx - width / 2) + np.sin(angle) * (yy - height / 2))
+    light = light * (1 - 0.3 * np.exp(-(across / (0.1 * min(width, height))) ** 2))
+    image = evalkit.photograph(coverage, colour, np.array([30.0, 30.0, 40.0]), light, rng, blur=0.8)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
 def cropped_row(digits: list[np.ndarray], height: int = 60, gap: int = 12) -> Image.Image:
     """Digits side by side, dark on light, the image cropped tight to their ink."""
     shapes = [evalkit.ink_shape(d, height) for d in digits]
@@ -391,6 +410,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("ruled_strips_2.jpg", evalkit.notebook(x[1824], "2", rng([18, 1824, 1])).data)
     # A 6 cut to its ink and enlarged to 300 px: its soft edges were taken for shading ("no digit found").
     write("enlarged_6.png", enlarged(x[11]))
+    # A 6 under a soft shadow across the page: the shadow crossed the threshold too, and the two read "2".
+    write("shadow_crossed_6.jpg", shadowed(x[11], rng([19, 11])))
     # "1921" cropped tight to its ink, 175 px wide: each 1, flush against a side, was taken for a desk or a
     # margin line ("92").
     write("cropped_row_1921.png", cropped_row([x[39], x[CLEAR[9]], x[CLEAR[2]], x[37]]))
