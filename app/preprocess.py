@@ -19,10 +19,10 @@ from scipy import ndimage
 from app.errors import NoDigitFound, NotAnImage, UploadTooLarge
 from app.segment import (
     Digit,
-    crosses,
     eroded,
     find_digits,
     split_candidates,
+    touches_border,
     turned_box_area,
     without_shadows,
     without_surroundings,
@@ -265,7 +265,7 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
         return prepare_gray(cut, threshold=threshold, single=single, max_digits=max_digits,
                             scale=scale, origin=(origin[0] + x * scale, origin[1] + y * scale),
                             size=size or (gray.shape[1], gray.shape[0]), pages=False)
-    if crosses(mask) and not _clean(gray):  # a clean image (no photo) has no shadow
+    if touches_border(mask) and not _clean(gray):  # a clean image (no photo) has no shadow
         mask = without_shadows(mask, ink)
     digits = find_digits(mask, single=single, ink=ink)
     if not digits:

@@ -25,7 +25,7 @@ STRONG_SHARE = 0.5
 SHADE_CORE = 0.2
 SHADOW_RING = 0.5
 SHADOW_ALONG = 0.5
-SHADOW_TRIES = 3
+SHADOW_TRIES = 8
 COLUMN_GAP = 1.0  # pieces of one digit are no further apart than this share of the taller one
 # A box drawn around digits (see without_frames): at least FRAME_SIZE of the image's shorter side, ink
 # along FRAME_SIDE of each side of its box within FRAME_BAND of the box's shorter side from the edge.
@@ -262,19 +262,18 @@ def _noise(labels: np.ndarray, count: int, boxes: list, ink: np.ndarray, mask: n
     return faint
 
 
-def crosses(mask: np.ndarray) -> bool:
-    """Whether the mask has ink on two opposite sides of the image, so that a piece may cross it: most
-    uploads have not."""
-    return bool(mask[0].any() and mask[-1].any() or mask[:, 0].any() and mask[:, -1].any())
+def touches_border(mask: np.ndarray) -> bool:
+    """Whether the mask has ink on the image's border, where a shadow comes in from outside the photo."""
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
 
 def without_shadows(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
-    """The mask without soft shadows across the photo: a piece from one side of the image to the other,
-    lying along none, whose ink 2-3 px outside it (where the mask is not) is still SHADOW_RING of the
-    threshold or more (its median): a shadow's edge rises over tens of pixels, a stroke's over a few. Such a
-    piece is cut again at a threshold that much higher, SHADOW_TRIES times at most: what a digit's strokes
-    darken over the shadow stays; what is still soft goes."""
-    if not crosses(mask):
+    """The mask without soft shadows coming into the photo: a piece that reaches the image's border but lies
+    along no side (SHADOW_ALONG), whose ink 2-3 px outside it (where the mask is not) is still SHADOW_RING of
+    the threshold or more (its median): a shadow's edge rises over tens of pixels, a stroke's over a few.
+    Such a piece is cut again at a threshold that much higher, SHADOW_TRIES times at most: what a digit's
+    strokes darken over the shadow stays; what is still soft goes, a layer at a time."""
+    if not touches_border(mask):
         return mask
     threshold = float(ink[mask].min())
     height, width = mask.shape
@@ -282,20 +281,24 @@ def without_shadows(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
         labels, _ = ndimage.label(mask, structure=_EIGHT_CONNECTED)
         changed = False
         for index, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
-            if not (rows.start == 0 and rows.stop == height or cols.start == 0 and cols.stop == width):
+            if rows.start > 0 and cols.start > 0 and rows.stop < height and cols.stop < width:
                 continue
-            piece = labels == index
-            if max(piece[0].mean(), piece[-1].mean(), piece[:, 0].mean(), piece[:, -1].mean()) > SHADOW_ALONG:
+            core = labels[rows, cols] == index
+            along = max(core[0].sum() * (rows.start == 0), core[-1].sum() * (rows.stop == height)) / width, \
+                max(core[:, 0].sum() * (cols.start == 0), core[:, -1].sum() * (cols.stop == width)) / height
+            if max(along) > SHADOW_ALONG:
                 continue  # lying along a side: a page's shaded edge, maybe with a digit on it
-            ring = ndimage.binary_dilation(piece, iterations=3) & ~ndimage.binary_dilation(piece) & ~mask
+            box = slice(max(rows.start - 3, 0), rows.stop + 3), slice(max(cols.start - 3, 0), cols.stop + 3)
+            piece = labels[box] == index
+            ring = ndimage.binary_dilation(piece, iterations=3) & ~ndimage.binary_dilation(piece) & ~mask[box]
             if not ring.any():
                 continue
-            level = float(np.median(ink[ring]))
+            level = float(np.median(ink[box][ring]))
             if level < SHADOW_RING * threshold:
                 continue
             if not changed:
                 mask = mask.copy()  # the caller's stays as it was
-            mask[piece] = ink[piece] >= level + threshold
+            mask[box][piece] = ink[box][piece] >= level + threshold
             changed = True
         if not changed:
             return mask

@@ -211,6 +211,20 @@ def test_a_soft_shadow_across_the_photo_is_not_ink_but_a_stroke_over_it_is():
     assert segment.without_shadows(line >= 75, line).sum() == (line >= 75).sum()
 
 
+def test_a_soft_shadow_over_a_corner_or_fading_out_is_not_ink_but_a_cut_off_stroke_is():
+    # A shadow need not cross the whole photo: across a corner it touches two sides that are not opposite;
+    # coming in from one side, it may fade before it reaches another. Both are peeled away as above.
+    yy, xx = np.mgrid[0:240, 0:320].astype(np.float32)
+    corner = 120.0 * np.exp(-(((xx + yy) / np.sqrt(2) - 70) / 30.0) ** 2)
+    assert not segment.without_shadows(corner >= 75, corner).any()
+    fading = 120.0 * np.exp(-((yy - 120) / 25.0) ** 2) * np.clip(1.3 - xx / 200, 0, 1)
+    assert (fading >= 75)[:, 0].any() and not (fading >= 75)[:, -1].any()
+    assert not segment.without_shadows(fading >= 75, fading).any()
+    stroke = np.zeros_like(corner)
+    stroke[0:60, 100:106] = 255.0  # a digit's stroke cut off by the photo's top edge, sharp
+    assert segment.without_shadows(stroke >= 75, stroke).sum() == (stroke >= 75).sum()
+
+
 def _png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")

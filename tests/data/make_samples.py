@@ -222,18 +222,24 @@ def enlarged(digit: np.ndarray, height: int = 300) -> Image.Image:
     return Image.fromarray(255 - np.asarray(Image.fromarray(crop).resize(size, Image.BICUBIC)))
 
 
-def shadowed(digit: np.ndarray, rng: np.random.Generator, size: tuple[int, int] = (420, 360)) -> bytes:
-    """A phone photo of a digit on white paper, a soft shadow (a hand's) across the page and the digit: a band
-    a tenth of the page wide, 30% darker at its middle."""
+def shadowed(digit: np.ndarray | None, rng: np.random.Generator, size: tuple[int, int] = (420, 360),
+             at: tuple[float, float] = (0.5, 0.5), through: tuple[float, float] | None = None,
+             angle: float | None = None) -> bytes:
+    """A phone photo of a digit on white paper (none if `digit` is None), centred at `at` (shares of the
+    width and height), under a soft shadow (a hand's): a band a tenth of the page wide, 30% darker at its
+    middle, through `through` (the digit's centre if None), its normal at `angle` radians (random if None)."""
     width, height = size
     _, colour, light = evalkit.lit_paper(width, height, rng, tones=("white",))
-    shape = evalkit.ink_shape(digit, 120)
     coverage = np.zeros((height, width), np.float32)
-    top, left = (height - shape.shape[0]) // 2, (width - shape.shape[1]) // 2
-    coverage[top:top + shape.shape[0], left:left + shape.shape[1]] = shape
+    if digit is not None:
+        shape = evalkit.ink_shape(digit, 120)
+        top = int(at[1] * height - shape.shape[0] / 2)
+        left = int(at[0] * width - shape.shape[1] / 2)
+        coverage[top:top + shape.shape[0], left:left + shape.shape[1]] = shape
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    angle = rng.uniform(0, np.pi)
-    across = np.abs(np.cos(angle) * (xx - width / 2) + np.sin(angle) * (yy - height / 2))
+    angle = rng.uniform(0, np.pi) if angle is None else angle
+    centre_x, centre_y = (through or at)[0] * width, (through or at)[1] * height
+    across = np.abs(np.cos(angle) * (xx - centre_x) + np.sin(angle) * (yy - centre_y))
     light = light * (1 - 0.3 * np.exp(-(across / (0.1 * min(width, height))) ** 2))
     image = evalkit.photograph(coverage, colour, np.array([30.0, 30.0, 40.0]), light, rng, blur=0.8)
     buffer = io.BytesIO()
@@ -412,6 +418,10 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("enlarged_6.png", enlarged(x[11]))
     # A 6 under a soft shadow across the page: the shadow crossed the threshold too, and the two read "2".
     write("shadow_crossed_6.jpg", shadowed(x[11], rng([19, 11])))
+    # A 3 beside a soft shadow across the page's corner: the shadow, touching two sides that are not
+    # opposite, was not looked at as one, and was read as a "1" after the 3 ("31").
+    write("shadow_across_corner_3.jpg", shadowed(x[18], rng([20, 18]), at=(0.62, 0.4), through=(0.85, 0.2),
+                                                 angle=-np.pi / 4))
     # "1921" cropped tight to its ink, 175 px wide: each 1, flush against a side, was taken for a desk or a
     # margin line ("92").
     write("cropped_row_1921.png", cropped_row([x[39], x[CLEAR[9]], x[CLEAR[2]], x[37]]))
