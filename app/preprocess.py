@@ -116,9 +116,10 @@ class Prepared:
     batch: np.ndarray  # (n, 28, 28, 1) float32 in 0..1
     boxes: list[tuple[int, int, int, int]]  # x, y, w, h in the uploaded (oriented) image
     size: tuple[int, int]  # width, height of the uploaded (oriented) image
-    # Touching digits: digit i's ink may also read as two or three digits. Each such reading is a range of
-    # rows of `parts` (model inputs, as in `batch`) and of `part_boxes`; the model's answers pick one.
-    splits: dict[int, list[range]] = field(default_factory=dict)
+    # Touching digits: digit i's ink may also read as two to four digits. Each such reading is a list of
+    # rows of `parts` (model inputs, as in `batch`) and of `part_boxes`; the model's answers pick one. A part
+    # that several readings share is one row.
+    splits: dict[int, list[list[int]]] = field(default_factory=dict)
     parts: np.ndarray = field(default_factory=lambda: np.zeros((0, INPUT_SIZE, INPUT_SIZE, 1), np.float32))
     part_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
 
@@ -280,10 +281,14 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
         size = (gray.shape[1], gray.shape[0])
     splits, parts, part_boxes = {}, [], []
     for index, digit in enumerate(digits if not single else ()):
+        rows_of: dict[tuple[int, int, int, int], int] = {}  # a part that several ways share is read once
         for way in split_candidates(digit):
-            splits.setdefault(index, []).append(range(len(parts), len(parts) + len(way)))
-            parts += [normalize_digit(ink, part) for part in way]
-            part_boxes += [_scale_box(part.box, scale, origin) for part in way]
+            for part in way:
+                if part.box not in rows_of:
+                    rows_of[part.box] = len(parts)
+                    parts.append(normalize_digit(ink, part))
+                    part_boxes.append(_scale_box(part.box, scale, origin))
+            splits.setdefault(index, []).append([rows_of[part.box] for part in way])
     extra = {"splits": splits, "parts": scale_to_unit(np.stack(parts)[..., None]), "part_boxes": part_boxes} \
         if parts else {}
     return Prepared(batch=scale_to_unit(batch), boxes=boxes, size=size, **extra)

@@ -45,7 +45,7 @@ def read_digits(data: bytes, model: Model, config: dict, *, single: bool = False
 
 def touching(prepared: preprocess.Prepared, whole: np.ndarray, parts: np.ndarray) -> list[tuple]:
     """(probabilities, box, model input) for each digit read, in reading order. A piece of ink that may be
-    two or three touching digits is read as them when the geometric mean of their confidences beats its
+    two to four touching digits is read as them when the geometric mean of their confidences beats its
     own confidence as one digit: the halves of a wide 4 read poorly as digits, a "23" written joined reads
     poorly as one."""
     readings = []

@@ -41,19 +41,20 @@ UNDERLINE_GAP = 0.05
 TEXT_GAP = 0.5
 TEXT_HEIGHT = 0.5
 # Touching digits: a piece of ink at least SPLIT_ASPECT times as wide as tall may be two digits (three from
-# SPLIT_THREE), cut where a column crosses one stroke, or two outside any loop (digits written overlapping;
+# SPLIT_THREE, four from SPLIT_FOUR), cut where a column crosses one stroke, or two outside any loop (digits written overlapping;
 # such a column at least CUT_MIDDLE of the width from either side, where the side of a single digit's loop
 # is not), with no more than CUT_STROKE of its height inked, at least CUT_INSET of the width from either
 # side; each part at least PART_HEIGHT as tall as the whole and no more than PART_WIDTH as wide as tall. At
 # most CUTS cuts are tried; the model decides (app.reading).
 SPLIT_ASPECT = 1.15
 SPLIT_THREE = 1.5
+SPLIT_FOUR = 2.0
 CUT_STROKE = 0.35
 CUT_INSET = 0.15
 CUT_MIDDLE = 0.3
 PART_HEIGHT = 0.5
 PART_WIDTH = 1.2
-CUTS = 4
+CUTS = 6
 # A straight line of ink across at least LINE_SPAN of the image (runs of at least LINE_RUN of its width,
 # joined across gaps of LINE_GAP) is paper's ruling or a page's edge, not a digit. Its band: its median
 # thickness plus LINE_MARGIN px each side, along its centre line smoothed over LINE_SMOOTH px.
@@ -919,7 +920,7 @@ def _digit(labels: np.ndarray, count: int, group: _Group) -> Digit:
 
 
 def split_candidates(digit: Digit) -> list[list[Digit]]:
-    """Ways to read a wide piece of ink as two or three touching digits, left to right (none for a piece
+    """Ways to read a wide piece of ink as two to four touching digits, left to right (none for a piece
     narrower than SPLIT_ASPECT). Each cut crosses a single short stroke, where touching digits meet, or two
     where digits written overlapping share columns; a cut through a loop (a 0, the bowl of a 6) is never
     made."""
@@ -930,6 +931,8 @@ def split_candidates(digit: Digit) -> list[list[Digit]]:
     ways = [(c,) for c in cuts]
     if width >= SPLIT_THREE * height:
         ways += list(itertools.combinations(cuts, 2))
+    if width >= SPLIT_FOUR * height:
+        ways += list(itertools.combinations(cuts, 3))
     found = []
     for way in ways:
         edges = (0, *way, width)

@@ -38,7 +38,7 @@ def test_each_digit_is_read_right(upload, digit):
     ("sticky_note_9.jpg", "9"), ("sticky_note_turned_9.jpg", "9"), ("tiny_8px_0.png", "0"),
     ("pixelated_9.png", "9"), ("page_edge_3.jpg", "3"),
     ("page_edge_5.jpg", "5"), ("desk_wedge_7.jpg", "7"),
-    ("overlapping_53.png", "53"), ("iphone_photo_4.heic", "4"), ("photo_6.avif", "6"),
+    ("overlapping_53.png", "53"), ("joined_8794.png", "8794"), ("iphone_photo_4.heic", "4"), ("photo_6.avif", "6"),
     ("shaded_edge_0.jpg", "0"), ("shaded_corner_3.jpg", "3"), ("desk_wedge_long_8.jpg", "8"),
     ("cropped_row_1921.png", "1921"), ("hairline_4.png", "4"), ("ruled_bridge_7.jpg", "7"),
     ("ruled_sliver_9.jpg", "9"), ("far_bar_5.jpg", "5"), ("desk_corner_1.jpg", "1"),

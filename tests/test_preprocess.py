@@ -563,6 +563,13 @@ def test_digits_written_joined_are_offered_as_parts_to_read():
     assert not prepared("touching_2025.png", single=True).splits
 
 
+def test_four_digits_written_as_one_piece_are_offered_as_four_parts_each_read_once():
+    result = prepared("joined_8794.png")
+    assert len(result.boxes) == 1
+    assert 4 in {len(rows) for rows in result.splits[0]}
+    assert len(set(result.part_boxes)) == len(result.part_boxes) == len(result.parts)  # no part twice
+
+
 def test_a_wide_piece_is_cut_across_one_short_stroke_or_two_outside_a_loop():
     joined = np.zeros((40, 60), bool)
     joined[:, 5:10] = joined[:, 45:50] = True  # two upright strokes ...

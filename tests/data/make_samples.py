@@ -379,6 +379,9 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("touching_2025.png", joined([x[38], x[13], x[199], x[127]], 5, rng(0)))
     # 5 and 3 written overlapping by 6 px: every column where they meet crosses two strokes (read as "8").
     write("overlapping_53.png", joined([x[45], x[1615]], 6, rng([6, 45, 1615])))
+    # 8, 7, 9, 4 written joined into one piece of ink, four times as wide as tall: parts were tried in twos
+    # and threes only, each too wide for one digit, and the whole was read as a "2".
+    write("joined_8794.png", joined([x[373], x[510], x[1640], x[484]], 3, rng([6, 373, 510, 1640, 484])))
     # Notebook photos darker towards one side (a 0) or a corner (a 3): the shading there crossed the threshold
     # and, strong only against the border, was read as a digit ("02", "31").
     write("shaded_edge_0.jpg", evalkit.notebook(x[3], "0", rng([15, 3, 1])).data)
