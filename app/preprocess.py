@@ -150,8 +150,10 @@ def prepare(data: bytes, *, threshold: int = DEFAULT_THRESHOLD, single: bool = F
         prepared = None
     smallest = min((max(w, h) for _, _, w, h in prepared.boxes), default=0) if prepared else 0
     if scale > 1 and smallest < ZOOM_DIGIT * scale:
-        closer = _read_closer(data, image, gray, scale, max_pixels=max_pixels, **options)
-        # The region is around the main ink: where the first reading found more digits, some lie outside it.
+        closer = _read_closer(data, image, gray, scale, max_pixels=max_pixels,
+                              around=prepared.boxes if prepared else None, **options)
+        # The region is around the digits the first reading found (or the main ink, if it found none); it
+        # stays if it finds as many.
         if closer is not None and (prepared is None or len(closer.boxes) >= len(prepared.boxes)):
             return closer
     if prepared is None and fine > 1:
@@ -185,13 +187,22 @@ def _read_hairlines(data: bytes, image: Image.Image, factor: int, *, max_pixels:
 
 
 def _read_closer(data: bytes, image: Image.Image, gray: np.ndarray, scale: float, *, max_pixels: int,
-                 threshold: int, size: tuple[int, int], **options) -> Prepared | None:
-    """Small digits on a large page (a sheet scanned at 300 dpi): read the region around the ink again, cut
-    from the upload at a finer size. None when there is no such region, or no finer size to read it at."""
-    region = ink_region(gray, threshold)
-    if region is None:
-        return None
-    x0, y0, x1, y1 = (min(int(v * scale), limit) for v, limit in zip(region, size + size, strict=True))
+                 threshold: int, size: tuple[int, int], around: list | None = None,
+                 **options) -> Prepared | None:
+    """Small digits on a large page (a sheet scanned at 300 dpi): read the region around the digits found
+    (`around`, boxes in the upload's pixels) or, if none were, around the main ink, cut from the upload at a
+    finer size. None when there is no such region, or no finer size to read it at."""
+    if around:
+        x0, y0 = min(x for x, _, _, _ in around), min(y for _, y, _, _ in around)
+        x1, y1 = max(x + w for x, _, w, _ in around), max(y + h for _, y, _, h in around)
+        margin = max(2 * scale, max(x1 - x0, y1 - y0) / 2)
+        region = (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
+    else:
+        region = ink_region(gray, threshold)
+        if region is None:
+            return None
+        region = tuple(v * scale for v in region)
+    x0, y0, x1, y1 = (min(max(int(v), 0), limit) for v, limit in zip(region, size + size, strict=True))
     if max(image.size) < max(size):  # a JPEG decoded at a reduced size: decode it in full
         image = decode(data, max_pixels=max_pixels, full=True)
     crop = image.crop((x0, y0, x1, y1))

@@ -26,6 +26,11 @@ SHADE_CORE = 0.2
 SHADOW_RING = 0.5
 SHADOW_ALONG = 0.5
 SHADOW_TRIES = 8
+# A dot, not a digit (see _without_dots): solid (DOT_FILL of the ellipse in its box), round (DOT_ROUND), no
+# taller than DOT_HEIGHT of the tallest piece, apart from the others.
+DOT_HEIGHT = 0.6
+DOT_ROUND = 0.8
+DOT_FILL = 0.8
 COLUMN_GAP = 1.0  # pieces of one digit are no further apart than this share of the taller one
 # A box drawn around digits (see without_frames): at least FRAME_SIZE of the image's shorter side, ink
 # along FRAME_SIDE of each side of its box within FRAME_BAND of the box's shorter side from the edge.
@@ -41,11 +46,11 @@ UNDERLINE_GAP = 0.05
 TEXT_GAP = 0.5
 TEXT_HEIGHT = 0.5
 # Touching digits: a piece of ink at least SPLIT_ASPECT times as wide as tall may be two digits (three from
-# SPLIT_THREE, four from SPLIT_FOUR), cut where a column crosses one stroke, or two outside any loop (digits written overlapping;
-# such a column at least CUT_MIDDLE of the width from either side, where the side of a single digit's loop
-# is not), with no more than CUT_STROKE of its height inked, at least CUT_INSET of the width from either
-# side; each part at least PART_HEIGHT as tall as the whole and no more than PART_WIDTH as wide as tall. At
-# most CUTS cuts are tried; the model decides (app.reading).
+# SPLIT_THREE, four from SPLIT_FOUR), cut where a column crosses one stroke, or two outside any loop (digits
+# written overlapping; such a column at least CUT_MIDDLE of the width from either side, where the side of a
+# single digit's loop is not), with no more than CUT_STROKE of its height inked, at least CUT_INSET of the
+# width from either side; each part at least PART_HEIGHT as tall as the whole and no more than PART_WIDTH as
+# wide as tall. Up to CUTS such columns, 1-3 of them at a time; the model decides (app.reading).
 SPLIT_ASPECT = 1.15
 SPLIT_THREE = 1.5
 SPLIT_FOUR = 2.0
@@ -171,6 +176,23 @@ class _Group:
         self.area += other.area
 
 
+def _without_dots(groups: list[_Group]) -> list[_Group]:
+    """The pieces without dots: a solid round piece (its ink fills DOT_FILL of the ellipse in its box, its
+    height DOT_ROUND to 1/DOT_ROUND of its width) no taller than DOT_HEIGHT of the tallest piece, and apart
+    from every other piece by its own size or more. A punch hole in a scanned page is not a digit, and must
+    not be merged with one; a blob of ink where a digit's strokes cross, or at a stroke's end, stays."""
+    tallest = max((g.y1 - g.y0 for g in groups), default=0)
+
+    def dot(g: _Group) -> bool:
+        height, width = g.y1 - g.y0, g.x1 - g.x0
+        return (height <= DOT_HEIGHT * tallest and DOT_ROUND * width <= height <= width / DOT_ROUND
+                and g.area >= DOT_FILL * np.pi / 4 * width * height
+                and all(max(o.x0 - g.x1, g.x0 - o.x1, o.y0 - g.y1, g.y0 - o.y1) >= max(height, width)
+                        for o in groups if o is not g))
+
+    return [g for g in groups if not dot(g)]
+
+
 def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | None = None) -> list[Digit]:
     """The digits in an ink mask, left to right (line by line, top to bottom, where there are several lines
     of digits); an empty list when there is no digit. `ink`, the grey
@@ -196,7 +218,7 @@ def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | Non
         return []
     largest = max(g.area for g in groups)
     # Dust: tiny next to the largest piece of ink (a JPEG speck, a fleck of paper).
-    groups = _without_underlines([g for g in groups if g.area >= max(3, 0.02 * largest)])
+    groups = _without_dots(_without_underlines([g for g in groups if g.area >= max(3, 0.02 * largest)]))
     if not groups:
         return []
     if single:

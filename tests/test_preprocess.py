@@ -542,6 +542,18 @@ def test_faint_specks_away_from_a_digit_go_but_a_faint_piece_inside_its_box_stay
     assert digit.mask[5:26, 2:5].all()  # the light stroke is part of the digit
 
 
+def test_a_punch_hole_is_not_a_digit_nor_part_of_one_but_a_blob_inside_a_digit_is():
+    yy, xx = np.mgrid[0:300, 0:200]
+    mask = (yy - 40) ** 2 + (xx - 20) ** 2 < 10 ** 2  # a punch hole, 20 px across
+    mask[80:220, 15:21] = True  # a 1 in the hole's columns, 140 px tall
+    [digit] = segment.find_digits(mask)
+    assert digit.box == (15, 80, 6, 140)
+    ring = ((yy - 150) ** 2 + (xx - 100) ** 2 < 50 ** 2) & ((yy - 150) ** 2 + (xx - 100) ** 2 >= 40 ** 2)
+    blob = (yy - 150) ** 2 + (xx - 100) ** 2 < 8 ** 2  # ink pooled inside a 0, as round as a hole
+    [digit] = segment.find_digits(ring | blob)
+    assert digit.mask.sum() == (ring | blob).sum()
+
+
 def test_pieces_in_the_same_columns_far_apart_are_not_one_digit():
     mask = np.zeros((200, 60), bool)
     mask[150:190, 20:24] = mask[150:154, 14:30] = True  # a digit near the bottom

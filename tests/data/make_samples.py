@@ -136,6 +136,20 @@ def scanned_sheet(digit: np.ndarray, height: int, at: tuple[int, int]) -> bytes:
     return buffer.getvalue()
 
 
+def punched(digit: np.ndarray, height: int, at: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+    """A letter page scanned at 100 dpi (850x1100) with the scanner's lid open: three punch holes along its
+    left edge show black, 24 px across; one handwritten digit `height` px tall at `at`."""
+    page = np.full((1100, 850), 240.0)
+    yy, xx = np.mgrid[0:1100, 0:850]
+    for centre in (220, 550, 880):
+        page[(yy - centre) ** 2 + (xx - 35) ** 2 < 12 ** 2] = 30.0
+    shape = evalkit.ink_shape(digit, height)
+    x, y = at
+    page[y:y + shape.shape[0], x:x + shape.shape[1]] -= (240.0 - 40.0) * shape
+    page = ndimage.gaussian_filter(page, 0.6) + rng.normal(0, 2.5, page.shape)
+    return Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
+
+
 def marked(digit: np.ndarray, rng: np.random.Generator, *, frame: bool) -> Image.Image:
     """A digit 150 px tall on a 300x300 photo of paper, in a box drawn around it (`frame`) or underlined."""
     shape = evalkit.ink_shape(digit, 150)
@@ -379,6 +393,10 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("touching_2025.png", joined([x[38], x[13], x[199], x[127]], 5, rng(0)))
     # 5 and 3 written overlapping by 6 px: every column where they meet crosses two strokes (read as "8").
     write("overlapping_53.png", joined([x[45], x[1615]], 6, rng([6, 45, 1615])))
+    # A small 9 on a page scanned with its punch holes black: read again closer around the main ink, which
+    # was a hole, the hole was read ("0"). A larger 4 in the holes' columns was merged with them ("1").
+    write("punched_scan_9.png", punched(x[562], 43, (145, 292), rng([30, 21, 1])))
+    write("punched_scan_4.png", punched(x[712], 118, (74, 269), rng([30, 42, 1])))
     # 8, 7, 9, 4 written joined into one piece of ink, four times as wide as tall: parts were tried in twos
     # and threes only, each too wide for one digit, and the whole was read as a "2".
     write("joined_8794.png", joined([x[373], x[510], x[1640], x[484]], 3, rng([6, 373, 510, 1640, 484])))
