@@ -41,6 +41,7 @@ WORK_SIZE = 320  # larger uploads are reduced to about this before the pixel wor
 # model's 20 px); otherwise (small digits on a large page) the image is read again at WORK_SIZE.
 COARSE_SIDE = 128
 SHARP_DIGIT = 40
+MIN_SIDE = 3  # an image read at fewer pixels than this on a side (a line of pixels) holds no digit
 MIN_CONTRAST = 24.0  # ink must differ from the paper by this much (0-255) to count
 # Shading is not ink: on a blank page, a dark corner the background estimate does not follow can be as strong
 # as faint ink, but it rises over tens of pixels, where even a blurred stroke's edge rises over a few. Ink
@@ -187,7 +188,7 @@ def _read_hairlines(data: bytes, image: Image.Image, factor: int, *, max_pixels:
 
 
 def _read_closer(data: bytes, image: Image.Image, gray: np.ndarray, scale: float, *, max_pixels: int,
-                 threshold: int, size: tuple[int, int], around: list | None = None,
+                 threshold: int, size: tuple[int, int], around: list[tuple[int, int, int, int]] | None = None,
                  **options) -> Prepared | None:
     """Small digits on a large page (a sheet scanned at 300 dpi): read the region around the digits found
     (`around`, boxes in the upload's pixels) or, if none were, around the main ink, cut from the upload at a
@@ -222,6 +223,8 @@ def ink_region(gray: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> tuple[in
     """The box (x0, y0, x1, y1) around the main ink of a grey-level image: the piece with the most ink, and
     every piece with a tenth as much or more near it (within the box's size, as the digits of a row are);
     with a margin of half its size. None if there is no ink."""
+    if min(gray.shape) < MIN_SIDE:
+        return None
     try:
         ink = ink_image(gray)
     except NoDigitFound:
@@ -268,6 +271,8 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
     is a small upload, maybe cropped tight to its digit (see with_margin); a larger one gets the margin too
     when it looks cut close around dark ink (see cut_close). `pages`: a light page on a darker desk that
     covers most of the photo is found and read on its own (see light_page)."""
+    if min(gray.shape) < MIN_SIDE:
+        raise NoDigitFound()
     gray, pad = with_margin(gray) if margin or cut_close(gray) else (gray, 0)
     ink = ink_image(gray)
     mask = ink >= ink_threshold(ink, threshold)

@@ -8,7 +8,9 @@ import json
 import tempfile
 import uuid
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from .conftest import DATA
 from .live_server import serve
@@ -56,6 +58,16 @@ def still_up(client):
 ])
 def test_bad_files_get_a_clear_error(client, name, status, words):
     assert_error(upload(client, (DATA / name).read_bytes(), name), status, *words)
+
+
+@pytest.mark.parametrize("width, height", [(2000, 1), (1, 2000), (300, 1), (2000, 2), (1, 700), (5000, 3)])
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_an_image_a_pixel_or_two_thin_holds_no_digit(client, width, height, fmt):
+    # Striped like ink on paper; reduced to the work size, such an image is a line of pixels or none.
+    stripes = ((np.arange(width)[None, :] // 7 + np.arange(height)[:, None]) % 3 == 0) * 255
+    buffer = io.BytesIO()
+    Image.fromarray(stripes.astype(np.uint8)).save(buffer, format=fmt)
+    assert_error(upload(client, buffer.getvalue()), 422, "no digit")
 
 
 def test_an_upload_over_the_limit_is_refused_before_it_is_read(client):
