@@ -49,6 +49,11 @@ MIN_CONTRAST = 24.0  # ink must differ from the paper by this much (0-255) to co
 # Measured: real ink 0.12 and up (heavily blurred training digits; the kit's photos 0.22), blank pages'
 # shading 0.09 and under.
 EDGE_SHARE = 0.1
+# ... unless it is STRONG_INK or more from the paper (0-255): a pen's or a pencil's, where shading on a blank
+# page is 90 at most (soft shadows 15-35% darker than the paper, unevenly lit pages). An out-of-focus photo
+# blurs a digit's edges over tens of pixels too, and keeps its contrast. The same ink is never taken for a
+# soft shadow (segment.without_shadows).
+STRONG_INK = 100.0
 # ... unless the image is clean: CLEAN_FLAT of its pixels within CLEAN_NEAR grey levels of its commonest
 # level (the paper) are exactly at it, where a photo's paper has noise (0.7 and under for noise of half a
 # grey level). A small digit enlarged smoothly on a computer (28 px to 300 px: edges rising over 15 px) has
@@ -274,7 +279,7 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
     if min(gray.shape) < MIN_SIDE:
         raise NoDigitFound()
     gray, pad = with_margin(gray) if margin or cut_close(gray) else (gray, 0)
-    ink = ink_image(gray)
+    ink, strength = _ink_and_strength(gray)
     mask = ink >= ink_threshold(ink, threshold)
     page = light_page(gray, mask) if pages and not pad else None
     if page is not None:
@@ -283,7 +288,7 @@ def prepare_gray(gray: np.ndarray, *, threshold: int = DEFAULT_THRESHOLD, single
                             scale=scale, origin=(origin[0] + x * scale, origin[1] + y * scale),
                             size=size or (gray.shape[1], gray.shape[0]), pages=False)
     if touches_border(mask) and not _clean(gray):  # a clean image (no photo) has no shadow
-        mask = without_shadows(mask, ink)
+        mask = without_shadows(mask, ink, strong=255.0 * STRONG_INK / strength)
     digits = find_digits(mask, single=single, ink=ink)
     if not digits:
         raise NoDigitFound()
@@ -538,6 +543,12 @@ def _over_paper(rgba: Image.Image) -> Image.Image:
 
 def ink_image(gray: np.ndarray) -> np.ndarray:
     """Ink bright on black (MNIST's convention), paper at 0, the strongest ink at 255."""
+    return _ink_and_strength(gray)[0]
+
+
+def _ink_and_strength(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """The ink image (see ink_image) and how far its strongest ink lay from the paper before it was
+    stretched to 255 (0-255)."""
     paper = median(_sample(gray))
     # The ink is the tail that reaches furthest from the paper; smoothed first so one noisy pixel cannot
     # decide, and over every pixel, as a thin digit on a large page covers only a few of them.
@@ -547,10 +558,11 @@ def ink_image(gray: np.ndarray) -> np.ndarray:
     ink -= _background(ink)  # in place from here on: no more full-size copies
     sums = _neighbourhood(ink, np.add)  # 3x3 sums: one noisy pixel cannot decide
     strength = float(sums.max()) / 9.0
-    if strength < MIN_CONTRAST or _steepest(sums) / 9.0 < EDGE_SHARE * strength and not _clean(gray):
+    if strength < MIN_CONTRAST or strength < STRONG_INK and _steepest(sums) / 9.0 < EDGE_SHARE * strength \
+            and not _clean(gray):
         raise NoDigitFound()
     ink *= 255.0 / strength
-    return np.clip(ink, 0.0, 255.0, out=ink)
+    return np.clip(ink, 0.0, 255.0, out=ink), strength
 
 
 def _clean(gray: np.ndarray) -> bool:

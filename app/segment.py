@@ -290,12 +290,13 @@ def touches_border(mask: np.ndarray) -> bool:
     return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
 
 
-def without_shadows(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
+def without_shadows(mask: np.ndarray, ink: np.ndarray, strong: float = np.inf) -> np.ndarray:
     """The mask without soft shadows coming into the photo: a piece that reaches the image's border but lies
     along no side (SHADOW_ALONG), whose ink 2-3 px outside it (where the mask is not) is still SHADOW_RING of
     the threshold or more (its median): a shadow's edge rises over tens of pixels, a stroke's over a few.
     Such a piece is cut again at a threshold that much higher, SHADOW_TRIES times at most: what a digit's
-    strokes darken over the shadow stays; what is still soft goes, a layer at a time."""
+    strokes darken over the shadow stays; what is still soft goes, a layer at a time. Ink at `strong` or more
+    always stays: too dark for a shadow (a digit enlarged or out of focus, its edges as soft, cut close)."""
     if not touches_border(mask):
         return mask
     threshold = float(ink[mask].min())
@@ -321,7 +322,7 @@ def without_shadows(mask: np.ndarray, ink: np.ndarray) -> np.ndarray:
                 continue
             if not changed:
                 mask = mask.copy()  # the caller's stays as it was
-            mask[box][piece] = ink[box][piece] >= level + threshold
+            mask[box][piece] = ink[box][piece] >= min(level + threshold, strong)
             changed = True
         if not changed:
             return mask

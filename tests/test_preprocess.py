@@ -187,12 +187,15 @@ def test_shading_is_not_ink_but_a_blurred_faint_stroke_is():
     [(x, y, w, h)] = preprocess.prepare_gray(stroke.astype(np.float32)).boxes
     assert x <= 117 and x + w >= 123 and h >= 110
     # A digit enlarged smoothly on a computer has edges as soft as shading, but its paper is exactly flat:
-    # no photo, so no shading. The same soft stroke on a page with a photo's noise is shading.
-    soft = 255.0 - 200.0 * ndimage.gaussian_filter(pen, 8.0) / ndimage.gaussian_filter(pen, 8.0).max()
+    # no photo, so no shading. The same soft stroke on a page with a photo's noise is ink too if it is as
+    # dark as a pen's (200 grey levels: out of focus), and shading if it is as faint as shading (60).
+    blur = ndimage.gaussian_filter(pen, 8.0) / ndimage.gaussian_filter(pen, 8.0).max()
+    soft = 255.0 - 200.0 * blur
     assert preprocess.ink_image(np.rint(soft)).max() == 255
-    noisy = soft + np.random.default_rng(0).normal(0, 2.0, soft.shape)
+    noise = np.random.default_rng(0).normal(0, 2.0, soft.shape)
+    assert preprocess.ink_image((soft + noise).astype(np.float32)).max() == 255
     with pytest.raises(NoDigitFound):
-        preprocess.ink_image(noisy.astype(np.float32))
+        preprocess.ink_image((255.0 - 60.0 * blur + noise).astype(np.float32))
 
 
 def test_a_soft_shadow_across_the_photo_is_not_ink_but_a_stroke_over_it_is():
@@ -209,6 +212,16 @@ def test_a_soft_shadow_across_the_photo_is_not_ink_but_a_stroke_over_it_is():
     line = np.zeros_like(band)
     line[118:124] = 255.0  # a bar across a tight crop, sharp
     assert segment.without_shadows(line >= 75, line).sum() == (line >= 75).sum()
+
+
+def test_ink_too_dark_for_a_shadow_is_never_peeled_as_one():
+    # A digit cut close to its ink and enlarged (or out of focus) touches the border with edges as soft as a
+    # shadow's; peeling it layer by layer would leave nothing. Ink at `strong` or more stays.
+    yy, xx = np.mgrid[0:240, 0:320].astype(np.float32)
+    soft = 255.0 * np.exp(-((xx - 160) / 40.0) ** 2)  # a wide soft stroke from the top to the bottom
+    assert not segment.without_shadows(soft >= 75, soft).any()
+    kept = segment.without_shadows(soft >= 75, soft, strong=150.0)
+    assert kept.sum() == (soft >= 150).sum() > 0
 
 
 def test_a_soft_shadow_over_a_corner_or_fading_out_is_not_ink_but_a_cut_off_stroke_is():

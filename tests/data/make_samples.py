@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 from scipy import ndimage
 
 from app import evalkit
@@ -236,6 +236,23 @@ def enlarged(digit: np.ndarray, height: int = 300) -> Image.Image:
     return Image.fromarray(255 - np.asarray(Image.fromarray(crop).resize(size, Image.BICUBIC)))
 
 
+def out_of_focus(digit: np.ndarray, rng: np.random.Generator, blur: float = 12.0) -> Image.Image:
+    """A 400x400 phone photo of a digit 200 px tall on white paper, out of focus: blurred over `blur` px."""
+    _, colour, light = evalkit.lit_paper(400, 400, rng, tones=("white",))
+    shape = evalkit.ink_shape(digit, 200)
+    coverage = np.zeros((400, 400), np.float32)
+    top, left = (400 - shape.shape[0]) // 2, (400 - shape.shape[1]) // 2
+    coverage[top:top + shape.shape[0], left:left + shape.shape[1]] = shape
+    return Image.fromarray(evalkit.photograph(coverage, colour, np.array([30.0, 30.0, 40.0]), light, rng,
+                                              blur=blur))
+
+
+def noisy(image: Image.Image, rng: np.random.Generator, sigma: float = 4.0) -> Image.Image:
+    """`image` with a camera's noise (Gaussian, `sigma` grey levels)."""
+    pixels = np.asarray(image, np.float32) + rng.normal(0, sigma, (image.height, image.width))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
 def shadowed(digit: np.ndarray | None, rng: np.random.Generator, size: tuple[int, int] = (420, 360),
              at: tuple[float, float] = (0.5, 0.5), through: tuple[float, float] | None = None,
              angle: float | None = None) -> bytes:
@@ -437,6 +454,13 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     write("ruled_strips_2.jpg", evalkit.notebook(x[1824], "2", rng([18, 1824, 1])).data)
     # A 6 cut to its ink and enlarged to 300 px: its soft edges were taken for shading ("no digit found").
     write("enlarged_6.png", enlarged(x[11]))
+    # Soft edges that are not shading, because the ink is as dark as a pen's: a photo out of focus (blurred
+    # over 12 px), and a 0 cut to its ink, enlarged to 300 px, light on dark, with a camera's noise and saved
+    # as a JPEG. Both were "no digit found": their edges rise as slowly as shading's.
+    write("out_of_focus_2.jpg", jpeg(out_of_focus(x[1], rng([40, 1]))))
+    buffer = io.BytesIO()
+    noisy(ImageOps.invert(enlarged(x[3])), rng([41, 3])).save(buffer, format="JPEG", quality=80)
+    write("enlarged_noisy_0.jpg", buffer.getvalue())
     # A 6 under a soft shadow across the page: the shadow crossed the threshold too, and the two read "2".
     write("shadow_crossed_6.jpg", shadowed(x[11], rng([19, 11])))
     # A 3 beside a soft shadow across the page's corner: the shadow, touching two sides that are not
