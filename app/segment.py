@@ -23,6 +23,9 @@ STRONG_SHARE = 0.5
 # that does not hold the strongest ink, is a dark corner of the photo or the edge of a shadow: it reaches the
 # strong level only where it is darkest, against the border, where a stroke's core runs all along it.
 SHADE_CORE = 0.2
+# A soft shadow coming into the photo (see without_shadows): a piece on the border, along no more than
+# SHADOW_ALONG of a side, whose ink just outside it is still SHADOW_RING of the threshold; peeled at most
+# SHADOW_TRIES times.
 SHADOW_RING = 0.5
 SHADOW_ALONG = 0.5
 SHADOW_TRIES = 8
@@ -31,6 +34,7 @@ SHADOW_TRIES = 8
 DOT_HEIGHT = 0.6
 DOT_ROUND = 0.8
 DOT_FILL = 0.8
+DOT_BATCH = 256  # candidate dots compared with every piece at a time (memory: DOT_BATCH x pieces)
 COLUMN_GAP = 1.0  # pieces of one digit are no further apart than this share of the taller one
 # A box drawn around digits (see without_frames): at least FRAME_SIZE of the image's shorter side, ink
 # along FRAME_SIDE of each side of its box within FRAME_BAND of the box's shorter side from the edge.
@@ -181,16 +185,22 @@ def _without_dots(groups: list[_Group]) -> list[_Group]:
     height DOT_ROUND to 1/DOT_ROUND of its width) no taller than DOT_HEIGHT of the tallest piece, and apart
     from every other piece by its own size or more. A punch hole in a scanned page is not a digit, and must
     not be merged with one; a blob of ink where a digit's strokes cross, or at a stroke's end, stays."""
-    tallest = max((g.y1 - g.y0 for g in groups), default=0)
-
-    def dot(g: _Group) -> bool:
-        height, width = g.y1 - g.y0, g.x1 - g.x0
-        return (height <= DOT_HEIGHT * tallest and DOT_ROUND * width <= height <= width / DOT_ROUND
-                and g.area >= DOT_FILL * np.pi / 4 * width * height
-                and all(max(o.x0 - g.x1, g.x0 - o.x1, o.y0 - g.y1, g.y0 - o.y1) >= max(height, width)
-                        for o in groups if o is not g))
-
-    return [g for g in groups if not dot(g)]
+    if not groups:
+        return groups
+    x0, y0, x1, y1 = np.array([(g.x0, g.y0, g.x1, g.y1) for g in groups]).T
+    width, height = x1 - x0, y1 - y0
+    area = np.array([g.area for g in groups])
+    solid = area >= DOT_FILL * np.pi / 4 * width * height
+    candidates = np.flatnonzero((height <= DOT_HEIGHT * height.max()) & (DOT_ROUND * width <= height)
+                                & (DOT_ROUND * height <= width) & solid)
+    dots = np.zeros(len(groups), dtype=bool)
+    for start in range(0, len(candidates), DOT_BATCH):  # a noisy photo may have thousands of specks
+        some = candidates[start:start + DOT_BATCH]
+        gap = np.maximum.reduce([x0[None, :] - x1[some, None], x0[some, None] - x1[None, :],
+                                 y0[None, :] - y1[some, None], y0[some, None] - y1[None, :]])
+        gap[np.arange(len(some)), some] = np.iinfo(gap.dtype).max  # not apart from itself
+        dots[some] = (gap >= np.maximum(width[some], height[some])[:, None]).all(axis=1)
+    return [g for g, dot in zip(groups, dots, strict=True) if not dot]
 
 
 def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | None = None) -> list[Digit]:
