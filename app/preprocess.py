@@ -21,6 +21,7 @@ from app.segment import (
     Digit,
     eroded,
     find_digits,
+    runs,
     split_candidates,
     touches_border,
     turned_box_area,
@@ -81,6 +82,20 @@ MARGIN_UP_TO = 160
 MARGIN = 0.5
 CLOSE_CUT_CONTRAST = 0.25
 CLOSE_CUT_BORDER = 0.6
+# Light strokes cut close (light on dark) look like a light page on a darker desk by the same measure, so
+# they must also look like strokes (see _light_strokes_cut_close): light covering at most CLOSE_CUT_LIGHT of
+# the image (a digit cropped to its ink: 0.70 at most in 400 MNIST digits; a page on a desk filling the
+# photo: 0.75 and more), reaching three sides or two opposite ones, each in CLOSE_CUT_RUNS runs or fewer,
+# none longer than CLOSE_CUT_RUN of the side; and eroded away but for under CLOSE_CUT_CORE of it by
+# CLOSE_CUT_ERODE px on a ~64 px sample (strokes up to a quarter of the image wide; the sides stop no
+# erosion), after gaps in it of up to 2 CLOSE_CUT_CLOSING px are closed (a page's ruled lines do not cut
+# it into strips).
+CLOSE_CUT_LIGHT = 0.72
+CLOSE_CUT_RUNS = 3
+CLOSE_CUT_RUN = 0.7
+CLOSE_CUT_CORE = 0.4
+CLOSE_CUT_ERODE = 8
+CLOSE_CUT_CLOSING = 2
 # A light page on a darker desk that covers most of the photo (see light_page): a piece of "ink" at least
 # PAGE_SIDE of the image's shorter side both ways, filling PAGE_FILL or more of the smallest box around it at
 # any angle (a page turned on the desk; PAGE_UPRIGHT_FILL of its upright box, as a square or 4:3 page turned
@@ -362,16 +377,46 @@ def _strokes(region: np.ndarray) -> bool:
 
 
 def cut_close(gray: np.ndarray) -> bool:
-    """Whether an image looks cut close around dark ink that covers most of it (a bold digit cropped to its
-    strokes): its border, mostly paper, is much lighter than its median (see CLOSE_CUT_CONTRAST), along
-    CLOSE_CUT_BORDER of its length or more. A page on a darker desk has the opposite; a shadow across
-    half a page darkens as much of the border as of the page."""
+    """Whether an image looks cut close around ink that covers most of it (a bold digit cropped to its
+    strokes), so that its median is ink. Dark ink: its border, mostly paper, is much lighter than its median
+    (see CLOSE_CUT_CONTRAST), along CLOSE_CUT_BORDER of its length or more. A page on a darker desk has the
+    opposite; a shadow across half a page darkens as much of the border as of the page. Light ink: the same
+    with dark and light swapped, and its light part must be strokes, not a page (_light_strokes_cut_close)."""
     border = _border(gray)
     sample = _sample(gray)
     paper, middle = median(border), median(sample)
-    if paper - middle <= CLOSE_CUT_CONTRAST * (float(sample.max()) - float(sample.min())):
+    contrast = CLOSE_CUT_CONTRAST * (float(sample.max()) - float(sample.min()))
+    level = (paper + middle) / 2
+    if paper - middle > contrast:
+        return np.count_nonzero(border > level) >= CLOSE_CUT_BORDER * border.size
+    return middle - paper > contrast and np.count_nonzero(border < level) >= CLOSE_CUT_BORDER * border.size \
+        and _light_strokes_cut_close(gray, level)
+
+
+def _light_strokes_cut_close(gray: np.ndarray, level: float) -> bool:
+    """Whether what is lighter than `level` looks like strokes cropped to their reach, not a light page on
+    a desk: it covers not much more than half the image, reaches three sides or two opposite ones in a few
+    short runs, and a light page's body survives an erosion that takes a stroke away (see CLOSE_CUT_LIGHT
+    and after)."""
+    sample = _sample(gray)
+    if np.count_nonzero(sample > level) > CLOSE_CUT_LIGHT * sample.size:
         return False
-    return np.count_nonzero(border > (paper + middle) / 2) >= CLOSE_CUT_BORDER * border.size
+    reached = []  # top, bottom, left, right
+    for side in (gray[0], gray[-1], gray[:, 0], gray[:, -1]):
+        light = runs(side > level)
+        if len(light) > CLOSE_CUT_RUNS or any(b - a > CLOSE_CUT_RUN * side.size for a, b in light):
+            return False
+        reached.append(bool(light))
+    # A crop to the ink may leave a side only its faint edge (a 1's sides); a page in a corner of the photo
+    # reaches two sides that meet.
+    if sum(reached) < 3 and reached not in ([True, True, False, False], [False, False, True, True]):
+        return False
+    step = max(1, max(gray.shape) // 64)  # the same step both ways: erosion measures widths
+    edge = CLOSE_CUT_CLOSING
+    light = np.pad(gray[::step, ::step] > level, edge, mode="edge")  # closed up to the sides, too
+    light = ndimage.binary_closing(light, iterations=edge)[edge:-edge, edge:-edge]
+    core = ndimage.binary_erosion(light, iterations=CLOSE_CUT_ERODE, border_value=1)
+    return np.count_nonzero(core) < CLOSE_CUT_CORE * np.count_nonzero(light)
 
 
 def _border(pixels: np.ndarray) -> np.ndarray:

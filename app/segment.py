@@ -660,11 +660,15 @@ def eroded(mask: np.ndarray) -> np.ndarray:
     return mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
 
 
+def runs(side: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of the runs of True along a line of pixels."""
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], side.astype(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
 def _long_runs(side: np.ndarray, share: float) -> list[tuple[int, int]]:
     """(start, stop) of the runs of True at least `share` of the side long."""
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], side.astype(np.int8), [0]))))
-    return [(start, stop) for start, stop in zip(edges[::2], edges[1::2], strict=True)
-            if stop - start >= share * len(side)]
+    return [(start, stop) for start, stop in runs(side) if stop - start >= share * len(side)]
 
 
 def without_lines(mask: np.ndarray, ink: np.ndarray | None = None) -> np.ndarray:

@@ -700,6 +700,22 @@ def test_a_bold_digit_cut_at_its_ink_gets_a_margin_of_paper_and_a_page_on_a_desk
     assert x <= 2 and y <= 2 and w >= width - 4 and h >= height - 4  # the whole image is the digit
 
 
+def test_light_strokes_cut_at_their_ink_get_a_margin_and_a_ruled_page_filling_a_photo_does_not():
+    # A light 3 on dark, cut where its strokes end: its median is ink, and its border, mostly dark, is
+    # much darker. A ruled page on a desk that fills most of the photo looks the same by those two
+    # measures; but its light part is a page, not strokes, and it covers more of the photo.
+    def gray(name):
+        return preprocess.to_gray(preprocess.decode((DATA / name).read_bytes(), max_pixels=10**8))[0]
+
+    assert preprocess.cut_close(gray("light_cut_close_3.png"))
+    for name in ("ruled_page_on_desk_6.jpg", "sticky_note_9.jpg", "sticky_note_turned_9.jpg",
+                 "desk_wide_1.jpg", "desk_wedge_long_8.jpg", "white_on_black_4.png", "enlarged_noisy_0.jpg"):
+        assert not preprocess.cut_close(gray(name)), name
+    [(x, y, w, h)] = prepared("light_cut_close_3.png").boxes
+    width, height = Image.open(DATA / "light_cut_close_3.png").size
+    assert x <= 2 and y <= 2 and w >= width - 4 and h >= height - 4  # the whole image is the digit
+
+
 def test_an_empty_round_0_is_not_taken_for_a_box():
     mask = np.zeros((60, 60), bool)
     yy, xx = np.mgrid[0:60, 0:60]
@@ -776,3 +792,4 @@ def test_the_bar_of_a_digit_cropped_tight_is_neither_a_line_nor_the_desk(stroke)
     mask[0:stroke, 0:80] = True  # a 7 cropped to its ink: its bar runs along the whole top edge
     mask[stroke:100, 55:55 + stroke] = True
     assert (segment.without_lines(segment.without_surroundings(mask)) == mask).all()
+

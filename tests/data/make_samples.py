@@ -461,6 +461,11 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     buffer = io.BytesIO()
     noisy(ImageOps.invert(enlarged(x[3])), rng([41, 3])).save(buffer, format="JPEG", quality=80)
     write("enlarged_noisy_0.jpg", buffer.getvalue())
+    # A 3 cut to its ink and enlarged to 200 px, light on dark: its strokes cover more than half of it, so
+    # its median was ink and its polarity was misread ("81"). A ruled page on a desk, filling most of the
+    # photo, has a darker border and a lighter median too, and must not be taken for such strokes.
+    write("light_cut_close_3.png", ImageOps.invert(enlarged(x[68], 200)))
+    write("ruled_page_on_desk_6.jpg", evalkit.notebook(x[286], "6", rng([18, 286, 0])).data)
     # A 6 under a soft shadow across the page: the shadow crossed the threshold too, and the two read "2".
     write("shadow_crossed_6.jpg", shadowed(x[11], rng([19, 11])))
     # A 3 beside a soft shadow across the page's corner: the shadow, touching two sides that are not
