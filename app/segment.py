@@ -777,6 +777,8 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
         if not thin and EDGE_ZONE * height < middle < (1 - EDGE_ZONE) * height:
             continue  # a desk shows at the sides of a photo; across its middle, this is a shadow's edge
         band = np.abs(rows - centre[None, :].astype(np.float32)) <= half
+        if not thin and ((band[0] & mask[0]).any() or (band[-1] & mask[-1]).any()):
+            continue  # its ink reaches the image's side: a digit's bar cropped tight (a 7's, a 2's), sloping
         # A thin line from edge to edge close to a side of the photo is where the page ends: an edge too.
         page_edge = edge_to_edge and not PAGE_EDGE_ZONE * height < middle < (1 - PAGE_EDGE_ZONE) * height
         found.append((band, half, not thin or page_edge, kind))

@@ -793,3 +793,21 @@ def test_the_bar_of_a_digit_cropped_tight_is_neither_a_line_nor_the_desk(stroke)
     mask[stroke:100, 55:55 + stroke] = True
     assert (segment.without_lines(segment.without_surroundings(mask)) == mask).all()
 
+
+def test_a_sloping_bar_of_a_digit_trimmed_to_its_ink_is_not_a_desks_edge():
+    # A 7 drawn with an 8 px pen and trimmed to its ink: its bar runs from edge to edge, sloping down from
+    # the top side, so its middle lies off the side, as a desk's blurred edge does. Its ink on the side
+    # itself is what says it is the digit's. The same band a few pixels down, off the side, is an edge.
+    def sloping_bar(down: int) -> np.ndarray:
+        mask = np.zeros((200, 100), bool)
+        for x in range(100):
+            mask[down + x * 15 // 100:down + x * 15 // 100 + 8, x] = True
+        return mask
+
+    seven = sloping_bar(0)
+    seven[20:200, 86:94] = True  # its stem
+    assert (segment.without_lines(seven) == seven).all()
+    edge = sloping_bar(5)
+    assert not segment.without_lines(edge)[5:30].any()
+    [(x, y, w, h)] = prepared("trimmed_drawing_7.png").boxes
+    assert y <= 2  # the bar is part of the digit

@@ -227,6 +227,13 @@ def marker_crop(digit: np.ndarray, rng: np.random.Generator, size: int = 200,
     return Image.fromarray(np.clip(page, 0, 255).astype(np.uint8))
 
 
+def trimmed_drawing(digit: np.ndarray, height: int = 250, pen: float = 8.0) -> Image.Image:
+    """A digit drawn with a round pen `pen` px wide on a white canvas and exported trimmed to its ink (no
+    margin), `height` px tall."""
+    ink = evalkit.pen_drawing(digit, height, pen)
+    return Image.fromarray(np.clip(245 - 225 * ink, 0, 255).astype(np.uint8))
+
+
 def enlarged(digit: np.ndarray, height: int = 300) -> Image.Image:
     """A digit cut to its ink and enlarged smoothly (bicubic) on a computer to `height` px, dark on white:
     its edges rise over 15 px, as soft as shading on a photo."""
@@ -466,6 +473,10 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # photo, has a darker border and a lighter median too, and must not be taken for such strokes.
     write("light_cut_close_3.png", ImageOps.invert(enlarged(x[68], 200)))
     write("ruled_page_on_desk_6.jpg", evalkit.notebook(x[286], "6", rng([18, 286, 0])).data)
+    # A 7 and a 2 drawn with an 8 px pen and trimmed to their ink: the bar, sloping along the top or bottom
+    # side from edge to edge, was taken for a desk's blurred edge and dropped ("1", "7").
+    write("trimmed_drawing_7.png", trimmed_drawing(x[0]))
+    write("trimmed_drawing_2.png", trimmed_drawing(x[35]))
     # A 6 under a soft shadow across the page: the shadow crossed the threshold too, and the two read "2".
     write("shadow_crossed_6.jpg", shadowed(x[11], rng([19, 11])))
     # A 3 beside a soft shadow across the page's corner: the shadow, touching two sides that are not
