@@ -85,12 +85,13 @@ CLOSE_CUT_BORDER = 0.6
 # Light strokes cut close (light on dark) look like a light page on a darker desk by the same measure, so
 # they must also look like strokes (see _light_strokes_cut_close): light covering at most CLOSE_CUT_LIGHT of
 # the image (a digit cropped to its ink: 0.70 at most in 400 MNIST digits; a page on a desk filling the
-# photo: 0.75 and more), reaching three sides or two opposite ones, each in CLOSE_CUT_RUNS runs or fewer,
-# none longer than CLOSE_CUT_RUN of the side; and eroded away but for under CLOSE_CUT_CORE of it by
-# CLOSE_CUT_ERODE px on a ~64 px sample (strokes up to a quarter of the image wide; the sides stop no
-# erosion), after gaps in it of up to 2 CLOSE_CUT_CLOSING px are closed (a page's ruled lines do not cut
-# it into strips).
+# photo: 0.75 and more), reaching three sides or two opposite ones (within CLOSE_CUT_SIDE of the longest
+# side: a crop to the ink half covers its outer pixels), each in CLOSE_CUT_RUNS runs or fewer, none longer
+# than CLOSE_CUT_RUN of the side; and eroded away but for under CLOSE_CUT_CORE of it by CLOSE_CUT_ERODE px
+# on a ~64 px sample (strokes up to a quarter of the image wide; the sides stop no erosion), after gaps in
+# it of up to 2 CLOSE_CUT_CLOSING px are closed (a page's ruled lines do not cut it into strips).
 CLOSE_CUT_LIGHT = 0.72
+CLOSE_CUT_SIDE = 0.01
 CLOSE_CUT_RUNS = 3
 CLOSE_CUT_RUN = 0.7
 CLOSE_CUT_CORE = 0.4
@@ -402,7 +403,9 @@ def _light_strokes_cut_close(gray: np.ndarray, level: float) -> bool:
     if np.count_nonzero(sample > level) > CLOSE_CUT_LIGHT * sample.size:
         return False
     reached = []  # top, bottom, left, right
-    for side in (gray[0], gray[-1], gray[:, 0], gray[:, -1]):
+    k = max(1, round(CLOSE_CUT_SIDE * max(gray.shape)))
+    for side in (gray[:k].max(axis=0), gray[-k:].max(axis=0), gray[:, :k].max(axis=1),
+                 gray[:, -k:].max(axis=1)):
         light = runs(side > level)
         if len(light) > CLOSE_CUT_RUNS or any(b - a > CLOSE_CUT_RUN * side.size for a, b in light):
             return False

@@ -77,6 +77,7 @@ LINE_THICKNESS = 0.015  # ruled lines are thin: at most this fraction of the ima
 EDGE_THICKNESS = 0.05  # ... or this when they run from edge to edge (a desk's edge, blurred by the light)
 EDGE_PRESENT = 0.6  # ... over the threshold along this share of the width or more (a faint line is not)
 EDGE_ZONE = 0.3  # and such an edge lies within this share of the image's side from its border
+LINE_BENT = 1.5  # and is straight: its centre strays from a straight line by at most this times its thickness
 PAGE_EDGE_ZONE = 0.15  # a thin line from edge to edge this close to a side is the page's edge
 LINE_CONTRAST = 1.3  # ink this many times the line's own level, inside its band, is a stroke on the line
 # Ruled lines that a digit's stroke joins into one piece, stacked in most of its columns, are parted again
@@ -777,14 +778,23 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
         if not thin and EDGE_ZONE * height < middle < (1 - EDGE_ZONE) * height:
             continue  # a desk shows at the sides of a photo; across its middle, this is a shadow's edge
         band = np.abs(rows - centre[None, :].astype(np.float32)) <= half
-        if not thin and ((band[0] & mask[0]).any() or (band[-1] & mask[-1]).any()):
-            continue  # its ink reaches the image's side: a digit's bar cropped tight (a 7's, a 2's), sloping
+        if not thin and ((band[0] & mask[0]).any() or (band[-1] & mask[-1]).any()
+                         or _bent(present, top + bottom, thickness)):
+            continue  # its ink on the image's side, or bent: a digit's bar cropped tight (a 7's, a 2's)
         # A thin line from edge to edge close to a side of the photo is where the page ends: an edge too.
         page_edge = edge_to_edge and not PAGE_EDGE_ZONE * height < middle < (1 - PAGE_EDGE_ZONE) * height
         found.append((band, half, not thin or page_edge, kind))
     if sum(kind < 2 and not edge for *_, edge, kind in found) < RULED_LINES:
         found = [line for line in found if line[-1] == 0]  # a digit's bars span its own width, not ruling
     return [line[:-1] for line in found]
+
+
+def _bent(columns: np.ndarray, rows_twice: np.ndarray, thickness: float) -> bool:
+    """Whether a line's centre (twice its row, at each of its columns) strays from the straight line that
+    fits it best by more than LINE_BENT times its thickness somewhere: a stroke, where a desk's edge is
+    straight."""
+    fit = np.polyval(np.polyfit(columns, rows_twice / 2.0, 1), columns)
+    return bool(np.abs(fit - rows_twice / 2.0).max() > LINE_BENT * thickness)
 
 
 def _unstacked(labels: np.ndarray) -> np.ndarray:

@@ -47,8 +47,9 @@ def test_each_digit_is_read_right(upload, digit):
     ("ruled_beside_desk_6.jpg", "6"), ("shaded_ruling_9.jpg", "9"), ("desk_wide_1.jpg", "1"),
     ("desk_joined_1.jpg", "1"), ("faint_ruling_0.jpg", "0"), ("top_edge_5.jpg", "5"), ("top_edge_2.jpg", "2"),
     ("ruled_strips_2.jpg", "2"), ("enlarged_6.png", "6"), ("out_of_focus_2.jpg", "2"),
-    ("enlarged_noisy_0.jpg", "0"), ("light_cut_close_3.png", "3"), ("ruled_page_on_desk_6.jpg", "6"),
-    ("trimmed_drawing_7.png", "7"), ("trimmed_drawing_2.png", "2"),
+    ("enlarged_noisy_0.jpg", "0"), ("light_cut_close_3.png", "3"), ("light_trimmed_1.png", "1"),
+    ("ruled_page_on_desk_6.jpg", "6"),
+    ("trimmed_drawing_7.png", "7"), ("trimmed_drawing_2.png", "2"), ("trimmed_drawing_bent_2.png", "2"),
     ("shadow_crossed_6.jpg", "6"), ("shadow_across_corner_3.jpg", "3"),
 ])
 def test_real_world_images_are_read_right(upload, name, expected):

@@ -707,7 +707,8 @@ def test_light_strokes_cut_at_their_ink_get_a_margin_and_a_ruled_page_filling_a_
     def gray(name):
         return preprocess.to_gray(preprocess.decode((DATA / name).read_bytes(), max_pixels=10**8))[0]
 
-    assert preprocess.cut_close(gray("light_cut_close_3.png"))
+    for name in ("light_cut_close_3.png", "light_trimmed_1.png"):  # the 1's outer pixels only half covered
+        assert preprocess.cut_close(gray(name)), name
     for name in ("ruled_page_on_desk_6.jpg", "sticky_note_9.jpg", "sticky_note_turned_9.jpg",
                  "desk_wide_1.jpg", "desk_wedge_long_8.jpg", "white_on_black_4.png", "enlarged_noisy_0.jpg"):
         assert not preprocess.cut_close(gray(name)), name
@@ -809,5 +810,14 @@ def test_a_sloping_bar_of_a_digit_trimmed_to_its_ink_is_not_a_desks_edge():
     assert (segment.without_lines(seven) == seven).all()
     edge = sloping_bar(5)
     assert not segment.without_lines(edge)[5:30].any()
+    # A 2's bottom, trimmed: it rises from the bottom left corner and runs on to the right side. Its ends
+    # are off the sides, but it bends, where a desk's edge is straight.
+    two = np.zeros((200, 100), bool)
+    for x in range(100):
+        y = 185 - 25 * x // 30 if x < 30 else 160
+        two[y:y + 8, x] = True
+    two[20:160, 60:68] = True  # the stroke coming down to it
+    assert (segment.without_lines(two) == two).all()
     [(x, y, w, h)] = prepared("trimmed_drawing_7.png").boxes
     assert y <= 2  # the bar is part of the digit
+

@@ -472,11 +472,18 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # its median was ink and its polarity was misread ("81"). A ruled page on a desk, filling most of the
     # photo, has a darker border and a lighter median too, and must not be taken for such strokes.
     write("light_cut_close_3.png", ImageOps.invert(enlarged(x[68], 200)))
+    # A light 1 on dark, trimmed to its ink with pen-sharp edges: its outer pixels only half covered, so
+    # no light reached the sides themselves; read as dark gaps between light bars ("111").
+    write("light_trimmed_1.png", Image.fromarray(np.clip(20 + 225 * evalkit.ink_shape(x[154], 300), 0, 255)
+                                                 .astype(np.uint8)))
     write("ruled_page_on_desk_6.jpg", evalkit.notebook(x[286], "6", rng([18, 286, 0])).data)
     # A 7 and a 2 drawn with an 8 px pen and trimmed to their ink: the bar, sloping along the top or bottom
     # side from edge to edge, was taken for a desk's blurred edge and dropped ("1", "7").
     write("trimmed_drawing_7.png", trimmed_drawing(x[0]))
     write("trimmed_drawing_2.png", trimmed_drawing(x[35]))
+    # A 2 drawn with a 10 px pen, trimmed: its bottom rises from the corner and runs on to the right side,
+    # edge to edge but nowhere along the side, and bent; it too was taken for a desk's edge ("7").
+    write("trimmed_drawing_bent_2.png", trimmed_drawing(x[82], 300, 10.0))
     # A 6 under a soft shadow across the page: the shadow crossed the threshold too, and the two read "2".
     write("shadow_crossed_6.jpg", shadowed(x[11], rng([19, 11])))
     # A 3 beside a soft shadow across the page's corner: the shadow, touching two sides that are not
