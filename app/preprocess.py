@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -114,7 +115,8 @@ PAGE_SQUARE = 0.85
 # side: a block's level is the grey level PAPER_SHARE of its pixels are at or below (ink bright), so a block
 # with that much paper reads as paper; then blocks within OPENING blocks of one that reads as paper are
 # brought down to it (a grey opening), so ink as wide as 2 OPENING blocks, a marker's stroke across a tight
-# crop, does not count as background.
+# crop, does not count as background. In a clean image (drawn or typed, its paper flat), the opening also
+# reaches OPENING blocks beyond the sides, where there is paper: a wider bar along a side stays ink.
 BACKGROUND_BLOCKS = 16
 PAPER_SHARE = 0.25
 OPENING = 2
@@ -603,7 +605,7 @@ def _ink_and_strength(gray: np.ndarray) -> tuple[np.ndarray, float]:
     smooth = _neighbourhood(gray, np.add) / 9.0  # a 3x3 mean (ndimage.uniform_filter), 3-4 times faster
     dark_ink = paper - float(smooth.min()) > float(smooth.max()) - paper
     ink = 255.0 - gray if dark_ink else gray.copy()
-    ink -= _background(ink)  # in place from here on: no more full-size copies
+    ink -= _background(ink, lambda: _paper_beyond(gray, paper, dark_ink))  # in place: no full-size copies
     sums = _neighbourhood(ink, np.add)  # 3x3 sums: one noisy pixel cannot decide
     strength = float(sums.max()) / 9.0
     if strength < MIN_CONTRAST or strength < STRONG_INK and _steepest(sums) / 9.0 < EDGE_SHARE * strength \
@@ -616,10 +618,25 @@ def _ink_and_strength(gray: np.ndarray) -> tuple[np.ndarray, float]:
 def _clean(gray: np.ndarray) -> bool:
     """Whether an image's paper, its commonest grey level, is exactly flat (see CLEAN_NEAR): drawn or
     enlarged on a computer, never photographed or scanned, so it has no shading."""
+    return _flat_level(gray) is not None
+
+
+def _flat_level(gray: np.ndarray) -> int | None:
+    """An image's commonest grey level when it is exactly flat (see _clean), else None."""
     levels = np.bincount(np.clip(np.rint(_sample(gray)), 0, 255).astype(np.intp).ravel(), minlength=256)
     paper = int(np.argmax(levels))
     near = levels[max(0, paper - CLEAN_NEAR):paper + CLEAN_NEAR + 1].sum()
-    return levels[paper] >= CLEAN_FLAT * near
+    return paper if levels[paper] >= CLEAN_FLAT * near else None
+
+
+def _paper_beyond(gray: np.ndarray, paper: float, dark_ink: bool) -> float | None:
+    """What lies beyond the sides of a clean image whose flat level is its paper (its median: not a desk's
+    flat black), in the ink image: its paper, exactly. A typed or drawn digit trimmed to its ink may have a
+    bar along a side wider than the background's opening; beyond the side, there is paper. Else None."""
+    flat = _flat_level(gray)
+    if flat is None or abs(flat - paper) > CLEAN_NEAR:
+        return None
+    return 255.0 - flat if dark_ink else float(flat)
 
 
 def _steepest(values: np.ndarray) -> float:
@@ -628,9 +645,10 @@ def _steepest(values: np.ndarray) -> float:
     return max(float(down.max()), -float(down.min()), float(across.max()), -float(across.min()))
 
 
-def _background(ink: np.ndarray) -> np.ndarray:
+def _background(ink: np.ndarray, beyond: Callable[[], float | None] | None = None) -> np.ndarray:
     """The paper's level under uneven light: each block's paper level (see PAPER_SHARE), opened to remove
-    the ink, smoothed."""
+    the ink, smoothed. Where a block on the border reads as ink, `beyond()` may give the paper's level
+    beyond the image's sides (see _paper_beyond): the opening then reaches out to it."""
     height, width = ink.shape
     block = max(4, max(height, width) // BACKGROUND_BLOCKS)
     rows, cols = -(-height // block), -(-width // block)
@@ -644,7 +662,12 @@ def _background(ink: np.ndarray) -> np.ndarray:
     count = blocks.shape[-1]
     low = min(count - 1, int(PAPER_SHARE * count))
     level = np.partition(blocks, low, axis=-1)[..., low]  # a block that is PAPER_SHARE paper reads as paper
+    outside = beyond() if beyond is not None and _border(level).max() > level.min() + MIN_CONTRAST else None
+    if outside is not None:
+        level = np.pad(level, OPENING, constant_values=outside)
     level = _neighbourhood(_neighbourhood(level, np.minimum, OPENING), np.maximum, OPENING)  # ink goes
+    if outside is not None:
+        level = level[OPENING:-OPENING, OPENING:-OPENING]
     level = _neighbourhood(level, np.add) / 9.0  # smoothed
     image = Image.fromarray(level.astype(np.float32), "F").resize((width, height), Image.BILINEAR)
     return np.asarray(image, dtype=np.float32)

@@ -50,6 +50,7 @@ def test_each_digit_is_read_right(upload, digit):
     ("enlarged_noisy_0.jpg", "0"), ("light_cut_close_3.png", "3"), ("light_trimmed_1.png", "1"),
     ("ruled_page_on_desk_6.jpg", "6"),
     ("trimmed_drawing_7.png", "7"), ("trimmed_drawing_2.png", "2"), ("trimmed_drawing_bent_2.png", "2"),
+    ("typed_trimmed_7.png", "7"),
     ("shadow_crossed_6.jpg", "6"), ("shadow_across_corner_3.jpg", "3"),
 ])
 def test_real_world_images_are_read_right(upload, name, expected):

@@ -821,3 +821,14 @@ def test_a_sloping_bar_of_a_digit_trimmed_to_its_ink_is_not_a_desks_edge():
     [(x, y, w, h)] = prepared("trimmed_drawing_7.png").boxes
     assert y <= 2  # the bar is part of the digit
 
+
+def test_a_bar_along_the_side_of_a_clean_image_is_ink_not_paper():
+    # A bold typed 7 trimmed to its ink: its bar is wider than the background estimate's opening; a clean
+    # image's paper is flat, and beyond its sides there is paper, so the bar stays ink.
+    gray = preprocess.to_gray(Image.open(DATA / "typed_trimmed_7.png"))[0]
+    ink = preprocess.ink_image(gray)
+    bar = gray < 128
+    assert bar[:10].mean() > 0.9  # the bar fills the top rows
+    assert np.median(ink[:10][bar[:10]]) > 200
+    [(x, y, w, h)] = prepared("typed_trimmed_7.png").boxes
+    assert y <= 2 and w >= gray.shape[1] - 4
