@@ -583,8 +583,8 @@ def _shade(corners: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
         steps = np.zeros((stop - start, int(level[mine].max()) + 2), dtype=bool)  # place along x depth
         steps[along[mine] - start, np.maximum(level[mine], 0)] = True
         steps[:, :2] = True  # the outline's own pixel row, eroded away
-        runs = np.argmin(steps, axis=1)  # how deep the ink runs in unbroken from the side at each place
-        usual = ndimage.median_filter(runs, size=max(3, round(SHADE_ALONG * lengths[index])), mode="nearest")
+        depth = np.argmin(steps, axis=1)  # how deep the ink runs in unbroken from the side at each place
+        usual = ndimage.median_filter(depth, size=max(3, round(SHADE_ALONG * lengths[index])), mode="nearest")
         shade[mine] = level[mine] < usual[along[mine] - start]
     return shade
 
@@ -739,8 +739,8 @@ def _lines(candidates: np.ndarray, mask: np.ndarray) -> list[tuple[np.ndarray, f
     candidates = ndimage.binary_opening(candidates, structure=np.ones((1, 3), bool))  # specks of noise go
     joined = ndimage.binary_closing(np.pad(candidates, ((1, 1), (gap, gap)), mode="edge"),
                                     structure=np.ones((3, gap), bool))[1:-1, gap:-gap]
-    runs = ndimage.binary_opening(joined, structure=np.ones((1, run), bool))  # long horizontal runs only
-    labels = _unstacked(ndimage.label(runs, structure=_EIGHT_CONNECTED)[0])
+    long = ndimage.binary_opening(joined, structure=np.ones((1, run), bool))  # long horizontal runs only
+    labels = _unstacked(ndimage.label(long, structure=_EIGHT_CONNECTED)[0])
     found = []
     rows = np.arange(height, dtype=np.float32)[:, None]
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
@@ -808,8 +808,8 @@ def _unstacked(labels: np.ndarray) -> np.ndarray:
     count = len(boxes)
     for index, (rows, cols) in enumerate(boxes, start=1):
         piece = labels[rows, cols] == index
-        runs = np.count_nonzero(piece[1:] & ~piece[:-1], axis=0) + piece[0]  # runs of ink in each column
-        if np.median(runs[runs > 0]) < 2:  # a single line, or a desk's edge: most pieces stop here
+        stacked = np.count_nonzero(piece[1:] & ~piece[:-1], axis=0) + piece[0]  # runs of ink in each column
+        if np.median(stacked[stacked > 0]) < 2:  # a single line, or a desk's edge: most pieces stop here
             continue
         segments, _ = ndimage.label(piece, structure=_VERTICAL)
         lengths = np.bincount(segments.ravel())
