@@ -43,6 +43,17 @@ FRAME_SIDE = 0.8
 FRAME_BAND = 0.12
 FRAME_LINE = 0.3
 FRAME_CONTENT = 0.3
+# A ring drawn around digits (a circled answer) is not a 0: a piece around other pieces, together at least
+# RING_CONTENT of its height, that it surrounds in RING_AROUND of the directions from each (a hand's ring is
+# often not quite closed). A lone straight stroke inside must also be RING_GAP of its height from it all
+# round: a slashed zero's slash, drawn apart, nearly touches its 0. A dotted zero's dot is smaller.
+RING_CONTENT = 0.4
+RING_AROUND = 0.85
+RING_GAP = 0.1
+RING_RAYS = 48
+RING_DEPTH = 3.0  # the ring is no deeper than this times its usual depth ...
+RING_ROUGH = 0.1  # ... and met in one run, in all but this share of the directions that meet it
+RING_LINE = 0.2  # a piece is a straight stroke if its spread across is at most this share of its spread along
 # An underline: at most UNDERLINE_FLAT as tall as wide, at least UNDERLINE_GAP of a digit's height below it.
 UNDERLINE_FLAT = 0.25
 UNDERLINE_GAP = 0.05
@@ -230,6 +241,7 @@ def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | Non
     largest = max(g.area for g in groups)
     # Dust: tiny next to the largest piece of ink (a JPEG speck, a fleck of paper).
     groups = _without_dots(_without_underlines([g for g in groups if g.area >= max(3, 0.02 * largest)]))
+    groups = _without_rings(groups, labels)
     if not groups:
         return []
     if single:
@@ -239,6 +251,78 @@ def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | Non
         line = _drop_specks(_merge_broken(_merge_caps(_merge_columns(line))), min(mask.shape))
         digits += [_digit(labels, count, g) for g in sorted(line, key=lambda g: g.x0 + g.x1)]
     return digits
+
+
+def _without_rings(groups: list[_Group], labels: np.ndarray) -> list[_Group]:
+    """Without rings drawn around digits (see RING_CONTENT): the digits inside are read, not a "0"."""
+    if len(groups) < 2:
+        return groups
+    x0, y0, x1, y1 = np.array([(g.x0, g.y0, g.x1, g.y1) for g in groups]).T
+    rings = []
+    for start in range(0, len(groups), DOT_BATCH):  # a noisy photo may have thousands of specks
+        some = np.arange(start, min(start + DOT_BATCH, len(groups)))
+        inside = ((x0[some, None] < x0[None, :]) & (x1[None, :] < x1[some, None])
+                  & (y0[some, None] < y0[None, :]) & (y1[None, :] < y1[some, None]))
+        if not inside.any():  # most uploads: no piece lies within another's box
+            continue
+        top = np.where(inside, y0[None, :], np.iinfo(y0.dtype).max).min(axis=1)
+        bottom = np.where(inside, y1[None, :], 0).max(axis=1)
+        for index in some[bottom - top >= RING_CONTENT * (y1[some] - y0[some])]:
+            held = [groups[j] for j in np.flatnonzero(inside[index - start])]
+            if _ring_around(groups[index], held, labels):
+                rings.append(index)
+    return [g for i, g in enumerate(groups) if i not in rings]
+
+
+def _ring_around(ring: _Group, inside: list[_Group], labels: np.ndarray) -> bool:
+    """Whether `ring` surrounds pieces in its box (see RING_CONTENT) and is a ring alone, with no digit
+    written against it. Pieces in its box's corners, outside it, do not count."""
+    window = labels[ring.y0:ring.y1, ring.x0:ring.x1]
+    own = window == ring.labels[0]
+    height = ring.y1 - ring.y0
+    enclosed = []
+    for piece in inside:
+        centre = ((piece.y0 + piece.y1) / 2 - ring.y0, (piece.x0 + piece.x1) / 2 - ring.x0)
+        met, runs, depth = _rays(own, centre)
+        if met.mean() < RING_AROUND:
+            continue
+        # Met once, by the same depth of ink, all round: a digit against the ring is met first and then
+        # the ring again, or the ring's ink is deep there.
+        if ((runs[met] > 1) | (depth[met] > RING_DEPTH * np.median(depth[met]))).mean() > RING_ROUGH:
+            return False
+        enclosed.append(piece)
+    if not enclosed or max(g.y1 for g in enclosed) - min(g.y0 for g in enclosed) < RING_CONTENT * height:
+        return False
+    if len(enclosed) > 1 or not _straight(window == enclosed[0].labels[0]):
+        return True
+    room = ndimage.distance_transform_edt(~own)[window == enclosed[0].labels[0]].min()
+    return bool(room >= RING_GAP * height)
+
+
+def _rays(ink: np.ndarray, centre: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Straight paths from `centre` in RING_RAYS directions to the window's edge: whether each meets `ink`,
+    in how many separate runs, and how long its first run is (px along the path)."""
+    angles = np.linspace(0, 2 * np.pi, RING_RAYS, endpoint=False)
+    steps = np.arange(max(ink.shape))
+    rows = np.round(centre[0] + np.sin(angles)[:, None] * steps).astype(int)
+    cols = np.round(centre[1] + np.cos(angles)[:, None] * steps).astype(int)
+    within = (rows >= 0) & (rows < ink.shape[0]) & (cols >= 0) & (cols < ink.shape[1])
+    hits = np.zeros(rows.shape, dtype=bool)
+    hits[within] = ink[rows[within], cols[within]]
+    runs = np.count_nonzero(hits[:, 1:] & ~hits[:, :-1], axis=1) + hits[:, 0]
+    first = np.argmax(hits, axis=1)
+    after = (steps[None, :] > first[:, None]) & ~hits
+    depth = np.where(after.any(axis=1), np.argmax(after, axis=1), len(steps)) - first
+    return hits.any(axis=1), runs, depth
+
+
+def _straight(piece: np.ndarray) -> bool:
+    """Whether a piece of ink is a straight stroke (see RING_LINE)."""
+    rows, cols = np.nonzero(piece)
+    if len(rows) < 3:
+        return True
+    spread = np.linalg.eigvalsh(np.cov(np.stack([rows, cols]).astype(float)))
+    return bool(np.sqrt(max(spread[0], 0.0)) <= RING_LINE * np.sqrt(max(spread[1], 1e-9)))
 
 
 def _lines_of_text(groups: list[_Group]) -> list[list[_Group]]:

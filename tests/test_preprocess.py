@@ -726,6 +726,35 @@ def test_an_empty_round_0_is_not_taken_for_a_box():
     assert all(digit.box[2] >= 50 for digit in segment.find_digits(mask))
 
 
+def test_a_ring_drawn_around_digits_is_not_read_as_a_0():
+    # A hand-drawn ring around a 7 and around a 38 (worksheet answers): the ring and what it encloses were
+    # one digit, read "0" or "8"; now the digits inside are read, each in its own box.
+    [(x, y, w, h)] = prepared("circled_7.jpg").boxes
+    assert 100 <= x and x + w <= 200 and 100 <= y and 100 <= h <= 115  # the 7, 110 px tall, not the ring
+    assert len(prepared("circled_38.jpg").boxes) == 2
+    yy, xx = np.mgrid[0:100, 0:80]
+    ring = np.abs(np.hypot((yy - 50) / 45, (xx - 40) / 35) - 1) < 0.06
+    circled_one = ring.copy()
+    circled_one[25:75, 38:42] = True  # a stroke half the ring's height, well inside it: a circled 1
+    [one] = segment.find_digits(circled_one)
+    assert one.box[3] == 50
+    slashed = ring.copy()  # a slashed zero whose slash stops just short of the 0: one digit, the 0
+    for row in range(10, 90):
+        slashed[row, 40 + (50 - row) // 3 - 2:40 + (50 - row) // 3 + 2] = True
+    slashed &= np.hypot((yy - 50) / 45, (xx - 40) / 35) < 0.9
+    [zero] = segment.find_digits(slashed | ring)
+    assert zero.box[3] > 90
+    dotted = ring.copy()
+    dotted[44:56, 34:46] = True  # a dotted zero: the dot is no digit inside a ring
+    assert segment.find_digits(dotted)[0].box[3] > 90
+    cornered = ring.copy()
+    cornered[1:40, 2:6] = True  # a stroke in the ring's box but outside the ring: no ring around it
+    assert any(digit.box[3] > 90 for digit in segment.find_digits(cornered))
+    against = circled_one.copy()
+    against[40:60, 52:76] = True  # a second digit written against the ring: it would go with the ring
+    assert any(digit.box[3] > 90 for digit in segment.find_digits(against))
+
+
 def test_a_stroke_crossing_a_ruled_line_keeps_its_pixels():
     mask = np.zeros((120, 200), bool)
     mask[60:62, :] = mask[90:92, :] = True  # ruled lines across the whole image

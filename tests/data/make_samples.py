@@ -168,6 +168,33 @@ def marked(digit: np.ndarray, rng: np.random.Generator, *, frame: bool) -> Image
                                               blur=0.8))
 
 
+def circled(digits: list[np.ndarray], rng: np.random.Generator, height: int = 110) -> Image.Image:
+    """Digits `height` px tall side by side on a photo of paper, with a ring drawn around them by hand: an
+    ellipse in the digits' own pen, 4 px, slightly turned and not quite closed where it began."""
+    shapes = [evalkit.ink_shape(digit, height) for digit in digits]
+    width = sum(s.shape[1] for s in shapes) + 20 * (len(shapes) - 1)
+    size = (width + 2 * height, 3 * height)
+    coverage = np.zeros((size[1], size[0]), np.float32)
+    left = height
+    for shape in shapes:
+        top = (size[1] - shape.shape[0]) // 2
+        coverage[top:top + shape.shape[0], left:left + shape.shape[1]] = shape
+        left += shape.shape[1] + 20
+    scale = 4  # drawn four times larger and reduced: an antialiased pen line
+    ring = Image.new("L", (size[0] * scale, size[1] * scale), 0)
+    centre, radii = np.array(size) / 2 * scale, np.array([width / 2 + 0.4 * height, 0.85 * height]) * scale
+    turn = np.deg2rad(rng.uniform(-8, 8))
+    angles = np.linspace(0.1, 2 * np.pi + 0.25, 200)  # overlapping where the pen began, as a hand draws it
+    points = np.stack([radii[0] * np.cos(angles), radii[1] * np.sin(angles)], axis=1)
+    points = points @ np.array([[np.cos(turn), np.sin(turn)], [-np.sin(turn), np.cos(turn)]]) + centre
+    ImageDraw.Draw(ring).line([tuple(p) for p in points], fill=255, width=4 * scale, joint="curve")
+    ring = np.asarray(ring.resize(size, Image.BOX), np.float32) / 255.0
+    coverage = np.maximum(coverage, ring)
+    return Image.fromarray(evalkit.photograph(coverage, np.array([244.0, 242.0, 236.0]),
+                                              np.array([30.0, 35.0, 80.0]), np.ones_like(coverage), rng,
+                                              blur=0.7))
+
+
 def form(digits: list[np.ndarray], rng: np.random.Generator, *, rows: int = 1,
          comb: bool = False) -> Image.Image:
     """Digits 60 px tall on paper in `rows` lines, in 90 px cells; with `comb`, a printed row of boxes
@@ -521,6 +548,10 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # a photo saved as AVIF: both were "not an image" (415) before.
     write("iphone_photo_4.heic", encoded(page(x[CLEAR[4]], 450, (1200, 900), (236, 232, 222), (60, 60, 80),
                                               rng(44)), "HEIF", orientation=6, quality=30))
+    # A 7 and a 38 circled by hand, as an answer on a worksheet: the ring and the digits inside were one digit
+    # ("0").
+    write("circled_7.jpg", jpeg(circled([x[CLEAR[7]]], rng([21, 0]))))
+    write("circled_38.jpg", jpeg(circled([x[CLEAR[3]], x[CLEAR[8]]], rng([21, 38]))))
     write("photo_6.avif", encoded(page(x[CLEAR[6]], 300, (800, 600), (240, 236, 226), (30, 30, 60), rng(46)),
                                   "AVIF"))
 
