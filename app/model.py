@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import re
+import sys
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +21,10 @@ SIGNATURE_INPUT = "image"
 # falls back to the next when it fails or disagrees with the signature), or called in TensorFlow.
 RUNTIMES = ("litert-int8", "litert", "tensorflow")
 log = logging.getLogger(__name__)
+# Native start-up lines: absl/glog lines ("I0000 00:00:1796121433.814832   30710 port.cc:153] ..."), absl's
+# notice before its logging starts, and LiteRT's delegate notice.
+NATIVE_CHATTER = re.compile(r"[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] |WARNING: All log messages before absl"
+                            r"|INFO: Created TensorFlow Lite XNNPACK delegate")
 
 
 class ModelError(Exception):
@@ -36,6 +45,35 @@ def next_version(root: str | Path) -> int:
     root = Path(root)
     taken = [int(p.name) for p in root.iterdir() if p.name.isdigit()] if root.is_dir() else []
     return max(taken, default=0) + 1
+
+
+@contextlib.contextmanager
+def native_output_held() -> Iterator[None]:
+    """Drop TensorFlow's and LiteRT's start-up lines (no GPU found, oneDNN, XNNPACK) while they load: native
+    code writes them to stderr before absl's logging starts, whatever TF_CPP_MIN_LOG_LEVEL says. Every other
+    line written meanwhile (this program's own log) is passed on, and all of them if loading fails."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    failed = False
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if failed or not NATIVE_CHATTER.match(line)))
+            sys.stderr.flush()
 
 
 def configure_threads(threads: int) -> None:

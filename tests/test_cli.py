@@ -25,6 +25,25 @@ def test_predict_prints_the_digits_of_each_file():
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith(f"{DATA / 'digit_7.png'}: 7 (")
     assert lines[1].startswith(f"{DATA / 'row_2025.png'}: 2025 (")
+    # TensorFlow's and LiteRT's start-up lines (no GPU, oneDNN, XNNPACK) are not the user's business.
+    assert "XNNPACK" not in result.stderr and "absl" not in result.stderr and "cuda" not in result.stderr
+
+
+def test_native_start_up_lines_are_dropped_and_everything_else_is_passed_on(capfd):
+    from app.model import native_output_held
+
+    with native_output_held():
+        os.write(2, b"I0000 00:00:1796121433.814832   30710 port.cc:153] oneDNN custom operations are on.\n")
+        os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+        os.write(2, b"serving model version 4\n")
+    assert capfd.readouterr().err == "serving model version 4\n"
+    try:
+        with native_output_held():
+            os.write(2, b"E0000 00:00:1796121435.770902   30710 cuda_platform.cc:52] failed call to cuInit\n")
+            raise RuntimeError("the model did not load")
+    except RuntimeError:
+        pass
+    assert "cuInit" in capfd.readouterr().err  # loading failed: every line, as it may say why
 
 
 def test_predict_reports_a_bad_file_and_fails():
