@@ -60,6 +60,17 @@ UNDERLINE_GAP = 0.05
 # Lines of text: bands of rows apart by TEXT_GAP of the shorter's height, each with pieces TEXT_HEIGHT of it.
 TEXT_GAP = 0.5
 TEXT_HEIGHT = 0.5
+# ... or each holding one digit, as a column of digits written one under another: apart by STACK_GAP of the
+# shorter's height, at least STACK_HEIGHT as tall as the taller. A narrower digit (under STACK_WIDTH as wide
+# as tall: a 1, or a stroke of a broken digit such as a 9's stem) must lie STACK_NARROW_GAP apart, and two
+# narrow ones never part (a 1 broken in two is as likely as two 1s). A 5's bar is short: no digit.
+STACK_GAP = 0.5
+STACK_NARROW_GAP = 0.8
+STACK_HEIGHT = 0.6
+STACK_WIDTH = 0.4
+STACK_FLAT = 0.5  # ... and a digit at least this tall for its width, and STACK_HEIGHT of the tallest piece
+STACK_TALL = 2.0  # two digits one under another are together at least this many times as tall as wide
+STACK_STROKE = 0.3  # a piece this straight (see _straight) is narrow, however it slants: a 1, or one stroke
 # Touching digits: a piece of ink at least SPLIT_ASPECT times as wide as tall may be two digits (three from
 # SPLIT_THREE, four from SPLIT_FOUR), cut where a column crosses one stroke, or two outside any loop (digits
 # written overlapping; such a column at least CUT_MIDDLE of the width from either side, where the side of a
@@ -247,7 +258,7 @@ def find_digits(mask: np.ndarray, *, single: bool = False, ink: np.ndarray | Non
     if single:
         return [_digit(labels, count, _merge_all(groups))]
     digits = []
-    for line in _lines_of_text(groups):  # top to bottom, each left to right
+    for line in _lines_of_text(groups, labels):  # top to bottom, each left to right
         line = _drop_specks(_merge_broken(_merge_caps(_merge_columns(line))), min(mask.shape))
         digits += [_digit(labels, count, g) for g in sorted(line, key=lambda g: g.x0 + g.x1)]
     return digits
@@ -316,19 +327,21 @@ def _rays(ink: np.ndarray, centre: tuple[float, float]) -> tuple[np.ndarray, np.
     return hits.any(axis=1), runs, depth
 
 
-def _straight(piece: np.ndarray) -> bool:
-    """Whether a piece of ink is a straight stroke (see RING_LINE)."""
+def _straight(piece: np.ndarray, share: float = RING_LINE) -> bool:
+    """Whether a piece of ink is a straight stroke: its spread across at most `share` of its spread along."""
     rows, cols = np.nonzero(piece)
     if len(rows) < 3:
         return True
     spread = np.linalg.eigvalsh(np.cov(np.stack([rows, cols]).astype(float)))
-    return bool(np.sqrt(max(spread[0], 0.0)) <= RING_LINE * np.sqrt(max(spread[1], 1e-9)))
+    return bool(np.sqrt(max(spread[0], 0.0)) <= share * np.sqrt(max(spread[1], 1e-9)))
 
 
-def _lines_of_text(groups: list[_Group]) -> list[list[_Group]]:
+def _lines_of_text(groups: list[_Group], labels: np.ndarray) -> list[list[_Group]]:
     """The pieces in lines of text, top to bottom: bands of rows that pieces share, each holding two or more
     pieces at least TEXT_HEIGHT as tall as it side by side, apart by at least TEXT_GAP of the shorter band's
-    height. Anything else goes with the band above it: a 5's floating bar, the halves of a broken digit."""
+    height, or one digit each (see STACK_GAP). Anything else goes with the band above it (the halves of a
+    broken digit), or with the one below where that is nearer and it is short beside it (a 5's bar drawn
+    above its body)."""
     bands: list[list] = []  # [y0, y1, pieces]
     for group in sorted(groups, key=lambda g: g.y0):
         if bands and group.y0 < bands[-1][1]:
@@ -337,18 +350,47 @@ def _lines_of_text(groups: list[_Group]) -> list[list[_Group]]:
         else:
             bands.append([group.y0, group.y1, [group]])
 
-    def row_of_digits(band: list) -> bool:
-        return sum(g.y1 - g.y0 >= TEXT_HEIGHT * (band[1] - band[0]) for g in band[2]) >= 2
+    def digits_in(band: list) -> list[_Group]:
+        return [g for g in band[2] if g.y1 - g.y0 >= TEXT_HEIGHT * (band[1] - band[0])]
+
+    tallest = max(g.y1 - g.y0 for g in groups)
+
+    def apart(upper: list, lower: list) -> bool:
+        shorter = min(upper[1] - upper[0], lower[1] - lower[0])
+        taller = max(upper[1] - upper[0], lower[1] - lower[0])
+        gap = lower[0] - upper[1]
+        upper_digits, lower_digits = digits_in(upper), digits_in(lower)
+        if len(upper_digits) >= 2 and len(lower_digits) >= 2:
+            return gap >= TEXT_GAP * shorter
+        if len(upper_digits) != 1 or len(lower_digits) != 1 or shorter < STACK_HEIGHT * taller:
+            return False
+        pair = upper_digits + lower_digits
+        if pair[1].y1 - pair[0].y0 < STACK_TALL * max(g.x1 - g.x0 for g in pair):
+            return False  # together shaped like one digit: a digit broken across, not two
+        if any(min(g.y1 - g.y0 - STACK_FLAT * (g.x1 - g.x0), g.y1 - g.y0 - STACK_HEIGHT * tallest) < 0
+               for g in pair):
+            return False  # a bar or a dash (a 5's, a 7's), or a mark much smaller than the digits
+        narrow = [g.x1 - g.x0 < STACK_WIDTH * (g.y1 - g.y0)
+                  or _straight(labels[g.y0:g.y1, g.x0:g.x1] == g.labels[0], STACK_STROKE) for g in pair]
+        if all(narrow):  # two strokes in one column: a broken 1 as much as two 1s
+            return False
+        return gap >= (STACK_NARROW_GAP if any(narrow) else STACK_GAP) * shorter
 
     lines: list[list] = []
-    for band in bands:
-        if lines:
-            last = lines[-1]
-            shorter = min(last[1] - last[0], band[1] - band[0])
-            if band[0] - last[1] < TEXT_GAP * shorter or not row_of_digits(band) or not row_of_digits(last):
-                last[1] = max(last[1], band[1])
-                last[2] += band[2]
+    carried = None  # a short band going with the band below it
+    for index, band in enumerate(bands):
+        if carried is not None:
+            band = [carried[0], band[1], carried[2] + band[2]]
+            carried = None
+        if lines and not apart(lines[-1], band):
+            below = bands[index + 1] if index + 1 < len(bands) else None
+            if (below is not None and band[1] - band[0] < STACK_HEIGHT * (below[1] - below[0])
+                    and below[0] - band[1] < band[0] - lines[-1][1] and apart(lines[-1], below)):
+                carried = band
                 continue
+            lines[-1][1] = max(lines[-1][1], band[1])
+            lines[-1][2] += band[2]
+            continue
         lines.append(band)
     return [pieces for _, _, pieces in lines]
 

@@ -52,7 +52,7 @@ def test_each_digit_is_read_right(upload, digit):
     ("trimmed_drawing_7.png", "7"), ("trimmed_drawing_2.png", "2"), ("trimmed_drawing_bent_2.png", "2"),
     ("typed_trimmed_7.png", "7"),
     ("shadow_crossed_6.jpg", "6"), ("shadow_across_corner_3.jpg", "3"),
-    ("circled_7.jpg", "7"), ("circled_38.jpg", "38"),
+    ("circled_7.jpg", "7"), ("circled_38.jpg", "38"), ("column_385.jpg", "385"),
 ])
 def test_real_world_images_are_read_right(upload, name, expected):
     response = upload(name)

@@ -635,6 +635,24 @@ def test_two_lines_of_digits_are_read_line_by_line():
     assert [b[0] for b in boxes[:3]] == sorted(b[0] for b in boxes[:3])
 
 
+def test_digits_written_one_under_another_are_read_top_to_bottom():
+    boxes = prepared("column_385.jpg").boxes  # 70 px digits 50 px apart: three lines of one digit each
+    assert len(boxes) == 3 and [y for _, y, _, _ in boxes] == sorted(y for _, y, _, _ in boxes)
+    assert all(60 <= h <= 75 for _, _, _, h in boxes)
+    yy, xx = np.mgrid[0:60, 0:40]
+    ring = np.abs(np.hypot((yy - 30) / 27, (xx - 20) / 17) - 1) < 0.12  # a 0, 60 px tall
+    column = np.zeros((170, 40), bool)
+    column[:60], column[110:] = ring, ring  # two 0s 50 px apart: two digits
+    assert [d.box[1] for d in segment.find_digits(column)] == [0, 110]
+    broken = np.zeros((140, 40), bool)
+    broken[:60], broken[80:] = ring, ring  # a gap of a third of a piece: an 8 broken at its waist
+    assert len(segment.find_digits(broken)) == 1
+    five = np.zeros((120, 40), bool)
+    five[:8, 5:38] = True  # a bar lifted far above a body, as a 5's may be: a bar is no digit
+    five[60:] = ring
+    assert len(segment.find_digits(five)) == 1
+
+
 def test_a_broken_digit_in_one_column_is_not_two_lines():
     mask = np.zeros((120, 60), bool)
     mask[10:45, 28:33] = mask[70:110, 26:31] = True  # a 1 drawn in two strokes, a gap between them

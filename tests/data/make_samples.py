@@ -195,6 +195,23 @@ def circled(digits: list[np.ndarray], rng: np.random.Generator, height: int = 11
                                               blur=0.7))
 
 
+def column(digits: list[np.ndarray], rng: np.random.Generator, height: int = 70,
+           gap: int = 50) -> Image.Image:
+    """Digits `height` px tall written one under another, `gap` px apart, on a photo of paper (a list)."""
+    shapes = [evalkit.ink_shape(digit, height) for digit in digits]
+    width = max(s.shape[1] for s in shapes) + 2 * height
+    coverage = np.zeros((sum(s.shape[0] for s in shapes) + gap * (len(shapes) - 1) + 2 * height, width),
+                        np.float32)
+    top = height
+    for index, shape in enumerate(shapes):
+        left = (width - shape.shape[1]) // 2 + (6 if index % 2 else -6)  # not quite in line, as a hand writes
+        coverage[top:top + shape.shape[0], left:left + shape.shape[1]] = shape
+        top += shape.shape[0] + gap
+    _, colour, light = evalkit.lit_paper(width, coverage.shape[0], rng, tones=("white",), unevenness=0.5)
+    return Image.fromarray(evalkit.photograph(coverage, colour, np.array([30.0, 30.0, 60.0]), light, rng,
+                                              blur=0.7))
+
+
 def form(digits: list[np.ndarray], rng: np.random.Generator, *, rows: int = 1,
          comb: bool = False) -> Image.Image:
     """Digits 60 px tall on paper in `rows` lines, in 90 px cells; with `comb`, a printed row of boxes
@@ -552,6 +569,8 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # ("0").
     write("circled_7.jpg", jpeg(circled([x[CLEAR[7]]], rng([21, 0]))))
     write("circled_38.jpg", jpeg(circled([x[CLEAR[3]], x[CLEAR[8]]], rng([21, 38]))))
+    # 3, 8 and 5 written one under another: each alone in its band of rows, they were one digit ("8").
+    write("column_385.jpg", jpeg(column([x[CLEAR[3]], x[CLEAR[8]], x[CLEAR[5]]], rng([22, 385]))))
     write("photo_6.avif", encoded(page(x[CLEAR[6]], 300, (800, 600), (240, 236, 226), (30, 30, 60), rng(46)),
                                   "AVIF"))
 
