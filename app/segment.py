@@ -355,6 +355,12 @@ def _lines_of_text(groups: list[_Group], labels: np.ndarray) -> list[list[_Group
 
     tallest = max(g.y1 - g.y0 for g in groups)
 
+    def one_shape(upper: _Group, lower: _Group) -> bool:
+        """Whether two pieces one above the other, sharing columns, are together shaped like one digit."""
+        if min(upper.x1, lower.x1) <= max(upper.x0, lower.x0):
+            return False
+        return lower.y1 - upper.y0 < STACK_TALL * max(upper.x1 - upper.x0, lower.x1 - lower.x0)
+
     def apart(upper: list, lower: list) -> bool:
         shorter = min(upper[1] - upper[0], lower[1] - lower[0])
         taller = max(upper[1] - upper[0], lower[1] - lower[0])
@@ -362,14 +368,17 @@ def _lines_of_text(groups: list[_Group], labels: np.ndarray) -> list[list[_Group
         upper_digits, lower_digits = digits_in(upper), digits_in(lower)
         if len(upper_digits) >= 2 and len(lower_digits) >= 2:
             return gap >= TEXT_GAP * shorter
-        if len(upper_digits) != 1 or len(lower_digits) != 1 or shorter < STACK_HEIGHT * taller:
+        if not upper_digits or not lower_digits or shorter < STACK_HEIGHT * taller:
             return False
-        pair = upper_digits + lower_digits
-        if pair[1].y1 - pair[0].y0 < STACK_TALL * max(g.x1 - g.x0 for g in pair):
-            return False  # together shaped like one digit: a digit broken across, not two
+        alone = [side[0] for side in (upper_digits, lower_digits) if len(side) == 1]
         if any(min(g.y1 - g.y0 - STACK_FLAT * (g.x1 - g.x0), g.y1 - g.y0 - STACK_HEIGHT * tallest) < 0
-               for g in pair):
+               for g in alone):
             return False  # a bar or a dash (a 5's, a 7's), or a mark much smaller than the digits
+        if any(one_shape(a, b) for a in upper_digits for b in lower_digits):
+            return False  # a digit broken across, as by a pen that skipped, is not two
+        if len(alone) == 1:  # a line of digits, and one digit alone above or below it
+            return gap >= TEXT_GAP * shorter
+        pair = upper_digits + lower_digits
         narrow = [g.x1 - g.x0 < STACK_WIDTH * (g.y1 - g.y0)
                   or _straight(labels[g.y0:g.y1, g.x0:g.x1] == g.labels[0], STACK_STROKE) for g in pair]
         if all(narrow):  # two strokes in one column: a broken 1 as much as two 1s

@@ -635,7 +635,7 @@ def test_two_lines_of_digits_are_read_line_by_line():
     assert [b[0] for b in boxes[:3]] == sorted(b[0] for b in boxes[:3])
 
 
-def test_digits_written_one_under_another_are_read_top_to_bottom():
+def test_digits_written_one_under_another_are_read_line_by_line():
     boxes = prepared("column_385.jpg").boxes  # 70 px digits 50 px apart: three lines of one digit each
     assert len(boxes) == 3 and [y for _, y, _, _ in boxes] == sorted(y for _, y, _, _ in boxes)
     assert all(60 <= h <= 75 for _, _, _, h in boxes)
@@ -647,6 +647,10 @@ def test_digits_written_one_under_another_are_read_top_to_bottom():
     broken = np.zeros((140, 40), bool)
     broken[:60], broken[80:] = ring, ring  # a gap of a third of a piece: an 8 broken at its waist
     assert len(segment.find_digits(broken)) == 1
+    two_lines = np.zeros((170, 90), bool)
+    two_lines[:60, :40], two_lines[:60, 50:], two_lines[110:, 25:65] = ring, ring, ring  # "00" over "0"
+    assert [(x // 25, y) for x, y, _, _ in (d.box for d in segment.find_digits(two_lines))] == [
+        (0, 0), (2, 0), (1, 110)]  # the line first, left to right, then the digit below it
     five = np.zeros((120, 40), bool)
     five[:8, 5:38] = True  # a bar lifted far above a body, as a 5's may be: a bar is no digit
     five[60:] = ring
