@@ -388,9 +388,10 @@ def _lines_of_text(groups: list[_Group], labels: np.ndarray) -> list[list[_Group
     lines: list[list] = []
     carried = None  # a short band going with the band below it
     for index, band in enumerate(bands):
-        if carried is not None:
-            band = [carried[0], band[1], carried[2] + band[2]]
+        if carried is not None:  # this band was found apart from the line above: it starts a line
+            lines.append([carried[0], band[1], carried[2] + band[2]])
             carried = None
+            continue
         if lines and not apart(lines[-1], band):
             below = bands[index + 1] if index + 1 < len(bands) else None
             if (below is not None and band[1] - band[0] < STACK_HEIGHT * (below[1] - below[0])
