@@ -79,9 +79,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     settings = config.from_env()
     try:
-        with model.native_output_held():
-            loaded = model.load(args.model_dir, runtime=settings["MODEL_RUNTIME"],
-                                threads=settings["TF_THREADS"])
+        loaded = model.load(args.model_dir, runtime=settings["MODEL_RUNTIME"], threads=settings["TF_THREADS"])
     except model.ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -120,8 +118,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     try:
         kinds = evaluate.parse_kinds(args.kinds or ",".join(evaluate.KINDS))
         x, y = evaluate.load_digits(args.data)
-        with model.native_output_held():
-            post = evaluate.over_http(args.url) if args.url else evaluate.in_process(args.model_dir)
+        post = evaluate.over_http(args.url) if args.url else evaluate.in_process(args.model_dir)
         results = evaluate.run(post, x, y, kinds, args.per_kind, args.seed, args.save_failures)
     except (OSError, ValueError, model.ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)

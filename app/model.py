@@ -49,9 +49,10 @@ def next_version(root: str | Path) -> int:
 
 @contextlib.contextmanager
 def native_output_held() -> Iterator[None]:
-    """Drop TensorFlow's and LiteRT's start-up lines (no GPU found, oneDNN, XNNPACK) while they load: native
-    code writes them to stderr before absl's logging starts, whatever TF_CPP_MIN_LOG_LEVEL says. Every other
-    line written meanwhile (this program's own log) is passed on, and all of them if loading fails."""
+    """Drop TensorFlow's and LiteRT's start-up lines (no GPU found, oneDNN, XNNPACK) while they load (see
+    configure_threads and load): native code writes them to stderr before absl's logging starts, whatever
+    TF_CPP_MIN_LOG_LEVEL says. Every other line written meanwhile (this program's own log) is passed on, and
+    all of them if loading fails."""
     sys.stderr.flush()
     try:
         saved = os.dup(2)
@@ -80,7 +81,8 @@ def configure_threads(threads: int) -> None:
     """Size TensorFlow's thread pools; only possible before TensorFlow runs its first op."""
     if threads <= 0:
         return
-    import tensorflow as tf
+    with native_output_held():  # the first import of TensorFlow, in the service
+        import tensorflow as tf
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -127,7 +129,13 @@ def load(root: str | Path, version: int | None = None, *, runtime: str = "litert
             raise ModelError(f"no model found in {root.resolve()} (expected numbered folders "
                              "such as models/1/ holding a SavedModel; run `digits train`)")
         version = found[-1]
-    path = root / str(version)
+    with native_output_held():
+        return _load_version(root / str(version), runtime, threads)
+
+
+def _load_version(path: Path, runtime: str, threads: int) -> Model:
+    """The SavedModel at `path`, its signature run as `runtime` asks (see load), warmed up."""
+    version = path.name
     import tensorflow as tf
 
     try:

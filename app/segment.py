@@ -269,7 +269,7 @@ def _without_rings(groups: list[_Group], labels: np.ndarray) -> list[_Group]:
     if len(groups) < 2:
         return groups
     x0, y0, x1, y1 = np.array([(g.x0, g.y0, g.x1, g.y1) for g in groups]).T
-    rings = []
+    rings = set()
     for start in range(0, len(groups), DOT_BATCH):  # a noisy photo may have thousands of specks
         some = np.arange(start, min(start + DOT_BATCH, len(groups)))
         inside = ((x0[some, None] < x0[None, :]) & (x1[None, :] < x1[some, None])
@@ -281,7 +281,7 @@ def _without_rings(groups: list[_Group], labels: np.ndarray) -> list[_Group]:
         for index in some[bottom - top >= RING_CONTENT * (y1[some] - y0[some])]:
             held = [groups[j] for j in np.flatnonzero(inside[index - start])]
             if _ring_around(groups[index], held, labels):
-                rings.append(index)
+                rings.add(int(index))
     return [g for i, g in enumerate(groups) if i not in rings]
 
 
@@ -304,10 +304,12 @@ def _ring_around(ring: _Group, inside: list[_Group], labels: np.ndarray) -> bool
         enclosed.append(piece)
     if not enclosed or max(g.y1 for g in enclosed) - min(g.y0 for g in enclosed) < RING_CONTENT * height:
         return False
-    if len(enclosed) > 1 or not _straight(window == enclosed[0].labels[0]):
+    if len(enclosed) > 1:
         return True
-    room = ndimage.distance_transform_edt(~own)[window == enclosed[0].labels[0]].min()
-    return bool(room >= RING_GAP * height)
+    stroke = window == enclosed[0].labels[0]
+    if not _straight(stroke):
+        return True
+    return bool(ndimage.distance_transform_edt(~own)[stroke].min() >= RING_GAP * height)  # clear of it
 
 
 def _rays(ink: np.ndarray, centre: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
