@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,19 +74,27 @@ STACK_TALL = 2.0  # two digits one under another are together at least this many
 STACK_STROKE = 0.3  # a piece this straight (see _straight) is narrow, however it slants: a 1, or one stroke
 # Touching digits: a piece of ink at least SPLIT_ASPECT times as wide as tall may be two digits (three from
 # SPLIT_THREE, four from SPLIT_FOUR), cut where a column crosses one stroke, or two outside any loop (digits
-# written overlapping; such a column at least CUT_MIDDLE of the width from either side, where the side of a
-# single digit's loop is not), with no more than CUT_STROKE of its height inked, at least CUT_INSET of the
-# width from either side; each part at least PART_HEIGHT as tall as the whole and no more than PART_WIDTH as
-# wide as tall. Up to CUTS such columns, 1-3 of them at a time; the model decides (app.reading).
+# written overlapping; such a column, for n parts, within CUT_NEAR of a part's width of where n parts of equal
+# width would meet, where the side of a single digit's loop is not), with no more than CUT_STROKE of its
+# height inked, at least CUT_INSET of the width from either side; each part at least PART_HEIGHT as tall as
+# the whole and no more than PART_WIDTH as wide as tall. Up to CUTS such columns, 1-3 of them at a time; the
+# model decides (app.reading).
 SPLIT_ASPECT = 1.15
 SPLIT_THREE = 1.5
 SPLIT_FOUR = 2.0
 CUT_STROKE = 0.35
 CUT_INSET = 0.15
-CUT_MIDDLE = 0.3
+CUT_NEAR = 0.4
 PART_HEIGHT = 0.5
 PART_WIDTH = 1.2
 CUTS = 6
+# A 1 written against the digit beside it makes a piece narrower than SPLIT_ASPECT: from ONE_ASPECT times as
+# wide as tall, a piece may also be cut where a column crosses one stroke within ONE_SIDE of its width from
+# a side, when what lies beyond it is a straight stroke (STACK_STROKE), what lies before it is not, and both
+# are at least ONE_HEIGHT as tall as the piece (a 4's angle, beside its stem, is not).
+ONE_ASPECT = 0.7
+ONE_SIDE = 0.45
+ONE_HEIGHT = 0.75
 # A straight line of ink across at least LINE_SPAN of the image (runs of at least LINE_RUN of its width,
 # joined across gaps of LINE_GAP) is paper's ruling or a page's edge, not a digit. Its band: its median
 # thickness plus LINE_MARGIN px each side, along its centre line smoothed over LINE_SMOOTH px.
@@ -1113,13 +1122,10 @@ def split_candidates(digit: Digit) -> list[list[Digit]]:
     made."""
     x, y, width, height = digit.box
     if width < SPLIT_ASPECT * height:
-        return []
-    cuts = _cut_columns(digit.mask)
-    ways = [(c,) for c in cuts]
-    if width >= SPLIT_THREE * height:
-        ways += list(itertools.combinations(cuts, 2))
-    if width >= SPLIT_FOUR * height:
-        ways += list(itertools.combinations(cuts, 3))
+        return _one_beside(digit)
+    counts = [2] + [3] * (width >= SPLIT_THREE * height) + [4] * (width >= SPLIT_FOUR * height)
+    ways = dict.fromkeys(way for count, cuts in _cut_columns(digit.mask, counts).items()  # each way once
+                         for way in itertools.combinations(cuts, count - 1))
     found = []
     for way in ways:
         edges = (0, *way, width)
@@ -1130,27 +1136,64 @@ def split_candidates(digit: Digit) -> list[list[Digit]]:
     return found
 
 
-def _cut_columns(mask: np.ndarray) -> list[int]:
-    """Up to CUTS columns, least ink first and apart from each other, that cross one stroke, or two where
-    no loop lies between them, with little ink."""
+def _one_beside(digit: Digit) -> list[list[Digit]]:
+    """Ways to read a piece narrower than SPLIT_ASPECT as a 1 and the digit it touches: at most one cut from
+    each side (see ONE_ASPECT)."""
+    mask, (_, _, width, height) = digit.mask, digit.box
+    if width < ONE_ASPECT * height:
+        return []
+    ink = mask.sum(axis=0)
+    strokes = (mask[1:] & ~mask[:-1]).sum(axis=0) + mask[0]
+    inset, side = max(1, int(CUT_INSET * width)), int(ONE_SIDE * width)
+    usable = (strokes == 1) & (ink <= CUT_STROKE * height)
+    usable[:inset] = usable[side + 1:width - side - 1] = usable[width - inset:] = False
+    if not usable.any():
+        return []
+    top = np.where(ink > 0, mask.argmax(axis=0), height)  # each column's ink, top and bottom
+    bottom = np.where(ink > 0, height - mask[::-1].argmax(axis=0), 0)
+    left = np.maximum.accumulate(bottom) - np.minimum.accumulate(top)  # of the ink up to each column
+    right = (np.maximum.accumulate(bottom[::-1]) - np.minimum.accumulate(top[::-1]))[::-1]  # and from it
+    usable[1:] &= (left[:-1] >= ONE_HEIGHT * height) & (right[1:] >= ONE_HEIGHT * height)  # not a 4's angle
+    if not usable[1:].any():  # most digits stop here
+        return []
+    found = []
+    near_one_first = (np.flatnonzero(usable[:side + 1]), (np.flatnonzero(usable[side + 1:]) + side + 1)[::-1])
+    for one, columns in enumerate(near_one_first):  # least ink first, then nearest the 1
+        for column in columns[np.argsort(ink[columns], kind="stable")]:
+            parts = [_part(digit, 0, column), _part(digit, column, width)]
+            if _straight(parts[one].mask, STACK_STROKE) and not _straight(parts[1 - one].mask, STACK_STROKE) \
+                    and parts[1 - one].box[2] <= PART_WIDTH * parts[1 - one].box[3]:
+                found.append(parts)
+                break
+    return found
+
+
+def _cut_columns(mask: np.ndarray, counts: list[int]) -> dict[int, list[int]]:
+    """For each count of digits, up to CUTS columns, least ink first and apart from each other, that cross
+    one stroke, or two where no loop lies between them near where that many digits side by side would meet,
+    with little ink."""
     height, width = mask.shape
     ink = np.count_nonzero(mask, axis=0)
     strokes = np.count_nonzero(mask[1:] & ~mask[:-1], axis=0) + mask[0]
     loops = (ndimage.binary_fill_holes(mask) & ~mask).any(axis=0)
-    two = (strokes == 2) & ~loops
-    middle = max(1, int(CUT_MIDDLE * width))
-    two[:middle] = two[width - middle:] = False
-    usable = ((strokes <= 1) | two) & (ink <= CUT_STROKE * height)
     inset = max(1, int(CUT_INSET * width))
-    usable[:inset] = usable[width - inset:] = False
-    columns = np.flatnonzero(usable)
-    picked: list[int] = []
-    for column in columns[np.argsort(ink[columns], kind="stable")]:
-        if all(abs(column - other) > CUT_INSET * height for other in picked):
-            picked.append(int(column))
-            if len(picked) == CUTS:
-                break
-    return sorted(picked)
+    found = {}
+    for count in counts:
+        meet = np.zeros(width, dtype=bool)
+        for j in range(1, count):
+            centre, near = j * width / count, CUT_NEAR * width / count
+            meet[max(0, math.ceil(centre - near)):math.floor(centre + near) + 1] = True
+        usable = ((strokes <= 1) | ((strokes == 2) & ~loops & meet)) & (ink <= CUT_STROKE * height)
+        usable[:inset] = usable[width - inset:] = False
+        columns = np.flatnonzero(usable)
+        picked: list[int] = []
+        for column in columns[np.argsort(ink[columns], kind="stable")]:
+            if all(abs(column - other) > CUT_INSET * height for other in picked):
+                picked.append(int(column))
+                if len(picked) == CUTS:
+                    break
+        found[count] = sorted(picked)
+    return found
 
 
 def _part(digit: Digit, start: int, stop: int) -> Digit | None:

@@ -608,9 +608,26 @@ def test_a_wide_piece_is_cut_across_one_short_stroke_or_two_outside_a_loop():
     overlapping = np.zeros((40, 60), bool)  # digits written overlapping: two bars share columns, no loop
     overlapping[:, :12] = overlapping[:, 48:] = True
     overlapping[5:8, 12:48] = overlapping[32:35, 12:40] = True
-    assert any(12 <= column < 40 for column in segment._cut_columns(overlapping))
+    assert any(12 <= column < 40 for column in segment._cut_columns(overlapping, [2])[2])
     tall = joined[:, :30].repeat(2, axis=0)  # narrower than tall: one digit
     assert segment.split_candidates(segment.Digit(box=(0, 0, 30, 80), mask=tall)) == []
+
+
+def test_a_one_written_against_a_digit_is_offered_as_a_part_but_a_fours_stem_is_not():
+    # A 1 (a straight stroke) touching an open loop beside it: narrower than two digits side by side.
+    one_beside = np.zeros((60, 50), bool)
+    one_beside[:, 2:8] = True
+    one_beside[28:32, 8:20] = True  # where the 1 touches the digit
+    one_beside[:6, 20:48] = one_beside[54:, 20:48] = one_beside[:, 20:26] = True  # a "C"-like digit
+    [parts] = segment.split_candidates(segment.Digit(box=(0, 0, 50, 60), mask=one_beside))
+    assert [p.box[0] for p in parts] == [2, 8] and parts[0].box[2] == 6
+    four = np.zeros((60, 50), bool)  # a 4 whose bar stops at its stem: the angle is not as tall as the stem
+    four[:, 40:46] = True
+    four[:34, 4:10] = True
+    four[30:34, 4:40] = True
+    assert segment.split_candidates(segment.Digit(box=(0, 0, 50, 60), mask=four)) == []
+    stroke = np.eye(60, 50, dtype=bool) | np.eye(60, 50, 1, dtype=bool) | np.eye(60, 50, 2, dtype=bool)
+    assert segment.split_candidates(segment.Digit(box=(0, 0, 50, 60), mask=stroke)) == []  # one slanted 1
 
 
 @pytest.mark.parametrize("name", ["boxed_7.png", "underlined_0.png"])

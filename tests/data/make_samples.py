@@ -478,6 +478,10 @@ def make(x: np.ndarray, y: np.ndarray) -> None:
     # 8, 7, 9, 4 written joined into one piece of ink, four times as wide as tall: parts were tried in twos
     # and threes only, each too wide for one digit, and the whole was read as a "2".
     write("joined_8794.png", joined([x[373], x[510], x[1640], x[484]], 3, rng([6, 373, 510, 1640, 484])))
+    # A 1 written against the digit beside it: the piece is narrower than two digits side by side, so no cut
+    # was tried, and the whole was read as one digit ("6", "8").
+    write("joined_10.png", joined([x[14], x[CLEAR[0]]], 3, rng([23, 14, CLEAR[0]])))
+    write("joined_91.png", joined([x[CLEAR[9]], x[14]], 3, rng([23, CLEAR[9], 14])))
     # Notebook photos darker towards one side (a 0) or a corner (a 3): the shading there crossed the threshold
     # and, strong only against the border, was read as a digit ("02", "31").
     write("shaded_edge_0.jpg", evalkit.notebook(x[3], "0", rng([15, 3, 1])).data)
