@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -91,9 +92,14 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"{path}: error: {getattr(exc, 'message', None) or exc.strerror or exc}")
             failed += 1
             continue
-        confidence = ", ".join(f"{p['confidence']:.1%}" for p in answer["predictions"])
+        confidence = ", ".join(percent(p["confidence"]) for p in answer["predictions"])
         print(f"{path}: {answer['digits']} ({confidence})")
     return 1 if failed else 0
+
+
+def percent(confidence: float) -> str:
+    """A confidence as the web page shows it: rounded down to 0.1%, so never a false 100%."""
+    return f"{math.floor(confidence * 1000) / 10:.1f}%"
 
 
 def _serve(args: argparse.Namespace) -> int:
