@@ -95,6 +95,7 @@ CUTS = 6
 ONE_ASPECT = 0.7
 ONE_SIDE = 0.45
 ONE_HEIGHT = 0.75
+ONE_TRIES = 3  # columns tried from each side, least ink first (a 0 open at the top offers dozens)
 # A straight line of ink across at least LINE_SPAN of the image (runs of at least LINE_RUN of its width,
 # joined across gaps of LINE_GAP) is paper's ruling or a page's edge, not a digit. Its band: its median
 # thickness plus LINE_MARGIN px each side, along its centre line smoothed over LINE_SMOOTH px.
@@ -1159,7 +1160,7 @@ def _one_beside(digit: Digit) -> list[list[Digit]]:
     found = []
     near_one_first = (np.flatnonzero(usable[:side + 1]), (np.flatnonzero(usable[side + 1:]) + side + 1)[::-1])
     for one, columns in enumerate(near_one_first):  # least ink first, then nearest the 1
-        for column in columns[np.argsort(ink[columns], kind="stable")]:
+        for column in columns[np.argsort(ink[columns], kind="stable")][:ONE_TRIES]:
             parts = [_part(digit, 0, column), _part(digit, column, width)]
             if _straight(parts[one].mask, STACK_STROKE) and not _straight(parts[1 - one].mask, STACK_STROKE) \
                     and parts[1 - one].box[2] <= PART_WIDTH * parts[1 - one].box[3]:
