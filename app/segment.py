@@ -1117,16 +1117,16 @@ def _digit(labels: np.ndarray, count: int, group: _Group) -> Digit:
 
 
 def split_candidates(digit: Digit) -> list[list[Digit]]:
-    """Ways to read a wide piece of ink as two to four touching digits, left to right (none for a piece
-    narrower than SPLIT_ASPECT). Each cut crosses a single short stroke, where touching digits meet, or two
-    where digits written overlapping share columns; a cut through a loop (a 0, the bowl of a 6) is never
-    made."""
-    x, y, width, height = digit.box
+    """Ways to read a wide piece of ink as two to four touching digits, left to right (a piece narrower than
+    SPLIT_ASPECT only as a 1 and the digit it touches: see _one_beside). Each cut crosses a single short
+    stroke, where touching digits meet, or two where digits written overlapping share columns; a cut through
+    a loop (a 0, the bowl of a 6) is never made."""
+    _, _, width, height = digit.box
     if width < SPLIT_ASPECT * height:
         return _one_beside(digit)
     counts = [2] + [3] * (width >= SPLIT_THREE * height) + [4] * (width >= SPLIT_FOUR * height)
-    ways = dict.fromkeys(way for count, cuts in _cut_columns(digit.mask, counts).items()  # each way once
-                         for way in itertools.combinations(cuts, count - 1))
+    ways = [way for count, cuts in _cut_columns(digit.mask, counts).items()
+            for way in itertools.combinations(cuts, count - 1)]
     found = []
     for way in ways:
         edges = (0, *way, width)
