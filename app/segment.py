@@ -1143,8 +1143,7 @@ def _one_beside(digit: Digit) -> list[list[Digit]]:
     mask, (_, _, width, height) = digit.mask, digit.box
     if width < ONE_ASPECT * height:
         return []
-    ink = mask.sum(axis=0)
-    strokes = (mask[1:] & ~mask[:-1]).sum(axis=0) + mask[0]
+    ink, strokes = _column_profile(mask)
     inset, side = max(1, int(CUT_INSET * width)), int(ONE_SIDE * width)
     usable = (strokes == 1) & (ink <= CUT_STROKE * height)
     usable[:inset] = usable[side + 1:width - side - 1] = usable[width - inset:] = False
@@ -1174,8 +1173,7 @@ def _cut_columns(mask: np.ndarray, counts: list[int]) -> dict[int, list[int]]:
     one stroke, or two where no loop lies between them near where that many digits side by side would meet,
     with little ink."""
     height, width = mask.shape
-    ink = np.count_nonzero(mask, axis=0)
-    strokes = np.count_nonzero(mask[1:] & ~mask[:-1], axis=0) + mask[0]
+    ink, strokes = _column_profile(mask)
     loops = (ndimage.binary_fill_holes(mask) & ~mask).any(axis=0)
     inset = max(1, int(CUT_INSET * width))
     found = {}
@@ -1195,6 +1193,11 @@ def _cut_columns(mask: np.ndarray, counts: list[int]) -> dict[int, list[int]]:
                     break
         found[count] = sorted(picked)
     return found
+
+
+def _column_profile(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each column of a piece, how many of its pixels are ink, and how many strokes it crosses."""
+    return mask.sum(axis=0), (mask[1:] & ~mask[:-1]).sum(axis=0) + mask[0]
 
 
 def _part(digit: Digit, start: int, stop: int) -> Digit | None:
