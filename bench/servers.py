@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BOUNDARY = "----digits-bench-7d1c0f3a"
 
 
 @dataclass
@@ -65,11 +65,12 @@ def _start(name: str, command: list[str], port: int, log_dir: Path) -> Server:
 
 
 def multipart(path: Path) -> tuple[bytes, str]:
-    """The same body bench/post.lua sends, and its content type."""
+    """The kind of body bench/post.lua sends, with a new random boundary as curl's, and its content type."""
+    boundary = "-" * 24 + secrets.token_hex(8)
     mime = "image/jpeg" if path.suffix.lower() in (".jpg", ".jpeg") else "image/png"
-    body = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
-            f"Content-Type: {mime}\r\n\r\n").encode() + path.read_bytes() + f"\r\n--{BOUNDARY}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={BOUNDARY}"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+            f"Content-Type: {mime}\r\n\r\n").encode() + path.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def post(url: str, image: Path, timeout: float = 10.0) -> tuple[int, dict]:
