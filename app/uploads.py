@@ -32,7 +32,9 @@ class _BoundaryMatch:
         return self._end
 
     def group(self, index: int) -> bytes:
-        assert index == 1
+        """Group 1, what follows the boundary (the only group the decoder reads)."""
+        if index != 1:
+            raise IndexError("no such group")
         return self._ending
 
 
