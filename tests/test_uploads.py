@@ -93,8 +93,7 @@ def test_a_form_field_over_the_memory_limit_is_refused_however_it_arrives(size, 
                                       "0123456789abcdef0123456789abcdef"])  # Python requests
 def test_uploads_in_each_clients_own_style_read_the_digit(client, boundary):
     image = (DATA / "digit_7.png").read_bytes()
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"digit_7.png\"\r\n"
-            f"Content-Type: image/png\r\n\r\n").encode() + image + f"\r\n--{boundary}--\r\n".encode()
+    body = part(boundary.encode(), "file", image, "digit_7.png", b"\r\n") + f"--{boundary}--\r\n".encode()
     response = client.post("/predict", data=body, content_type=f"multipart/form-data; boundary={boundary}")
     assert response.status_code == 200
     assert response.get_json()["digits"] == "7"
