@@ -115,6 +115,12 @@ LINE_CONTRAST = 1.3  # ink this many times the line's own level, inside its band
 # Ruled lines that a digit's stroke joins into one piece, stacked in most of its columns, are parted again
 # where a column's run of ink is more than STACKED_RUN times the piece's usual run (see _unstacked).
 STACKED_RUN = 2.0
+# Parts of a line parted by a wide stroke are one line again where one, carried on along its slope (at most
+# RULED_SLOPE rows a column, measured on parts of SLOPE_SPAN columns or more), meets the other within
+# LINE_DRIFT rows.
+RULED_SLOPE = 0.1
+SLOPE_SPAN = 20
+LINE_DRIFT = 1.5
 # On ruled paper, RULED_LINES lines or more across the image (or across the page, where a desk beside it
 # leaves the page narrower: LINE_SPAN of the mask's width), a line from one side of the image across at least
 # SHORT_LINE_SPAN of it is ruling too, cut short by the shade at the page's edge. Without them, a digit's bars
@@ -968,10 +974,15 @@ def _unstacked(labels: np.ndarray) -> np.ndarray:
         lefts = [parts[:, c.start] == p for p, c in enumerate(spans, start=1)]  # each part's first column
         rights = [_grown(parts[:, c.stop - 1] == p) for p, c in enumerate(spans, start=1)]  # ... its last
         line = np.arange(number + 1)  # the line each part belongs to: its own, or the one it continues
+        stroke = (piece & ~kept).any(axis=0)  # the columns of the strokes left out
+        slopes = _slopes(parts, number, spans)
         for part in sorted(range(1, number + 1), key=lambda p: spans[p - 1].start):
             start = spans[part - 1].start
             before = [p for p in range(1, number + 1)
-                      if spans[p - 1].stop <= start and (rights[p - 1] & lefts[part - 1]).any()]
+                      if spans[p - 1].stop <= start and ((rights[p - 1] & lefts[part - 1]).any()
+                                                         or _continues(rights[p - 1], lefts[part - 1],
+                                                                       slopes[p - 1], spans[p - 1].stop,
+                                                                       start, stroke))]
             if before:
                 line[part] = line[max(before, key=lambda p: spans[p - 1].stop)]
         window = labels[rows, cols]  # a view: relabels `labels` in place
@@ -979,6 +990,33 @@ def _unstacked(labels: np.ndarray) -> np.ndarray:
         window[kept] = line[parts[kept]] + count
         count += number
     return labels
+
+
+def _slopes(parts: np.ndarray, number: int, spans: list[slice]) -> np.ndarray:
+    """Each part's slope in rows per column (a least-squares line through its pixels), within RULED_SLOPE;
+    0 for a part shorter than SLOPE_SPAN columns, too short to tell."""
+    rows, cols = np.nonzero(parts)
+    labels = parts[rows, cols]
+    cols = cols - cols.mean()  # centred: the sums below stay small
+    count, x, y = (np.bincount(labels, weights, number + 1)[1:] for weights in (None, cols, rows))
+    xx, xy = (np.bincount(labels, weights, number + 1)[1:] for weights in (cols * cols, cols * rows))
+    spread = count * xx - x * x
+    slopes = np.clip((count * xy - x * y) / np.maximum(spread, 1e-9), -RULED_SLOPE, RULED_SLOPE)
+    short = np.array([c.stop - c.start < SLOPE_SPAN for c in spans])
+    return np.where(short, 0.0, slopes)
+
+
+def _continues(right: np.ndarray, left: np.ndarray, slope: float, stop: int, start: int,
+               stroke: np.ndarray) -> bool:
+    """Whether a part whose last column (grown a row up and down) is `right`, ending before column `stop`,
+    goes on, along its slope, as the part whose first column at `start` is `left`, across a gap that the
+    strokes left out fill: a ruled line on a turned page, crossed by a stroke as wide as many columns, has
+    moved a row or more by the other side of it."""
+    if start - stop < 2 or not stroke[stop:start].all():
+        return False
+    end, begin = np.flatnonzero(right), np.flatnonzero(left)
+    predicted = (end.min() + end.max()) / 2.0 + slope * (start - stop + 1)
+    return bool(abs(predicted - (begin.min() + begin.max()) / 2.0) <= LINE_DRIFT)
 
 
 def _grown(column: np.ndarray) -> np.ndarray:

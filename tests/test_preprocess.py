@@ -510,6 +510,23 @@ def test_ruled_lines_across_a_page_beside_a_desk_or_cut_short_by_shade_go():
     assert (segment.without_lines(two) == two).all()
 
 
+def test_ruled_lines_a_broad_stroke_crosses_on_a_turned_page_go():
+    # A marker 7 crossing two ruled lines of a page turned 3 degrees joined them into one piece; parted again
+    # on each side of the stroke, a line had moved rows by the other side and was taken for two short pieces
+    # of something else, so both lines stayed, through the digit ("3").
+    mask = np.zeros((240, 300), bool)
+    columns = np.arange(300)
+    for top in range(20, 230, 28):
+        for thick in range(2):
+            rows = np.round(top + thick + 0.05 * columns).astype(int)
+            inside = rows < 240
+            mask[rows[inside], columns[inside]] = True
+    mask[70:160, 120:180] = True  # the broad stroke, 60 px wide, across two lines
+    kept = segment.without_lines(mask, np.where(mask, 200.0, 10.0))
+    assert kept[70:160, 120:180].all()
+    assert not kept[:, :115].any() and not kept[:, 185:].any()
+
+
 def test_dashes_left_of_ruled_lines_are_not_digits():
     # A turned page's ruled lines, cut into dashes 1-2 px tall by the threshold, were read as rows of 5s.
     mask = np.zeros((240, 260), bool)
