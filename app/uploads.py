@@ -77,7 +77,9 @@ class _Decoder(MultipartDecoder):
 
 
 class _MultiPartParser(MultiPartParser):
-    """werkzeug's multipart parser with the decoder above."""
+    """werkzeug's multipart parser with the decoder above. Its `parse` names werkzeug's decoder class
+    directly, so the loop is restated here as werkzeug has it (fields, files, the memory limit);
+    tests/test_uploads.py checks the two parse every generated body alike."""
 
     def parse(self, stream, boundary: bytes, content_length: int | None) -> tuple[MultiDict, MultiDict]:
         decoder = _Decoder(boundary, max_form_memory_size=self.max_form_memory_size,
