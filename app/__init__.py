@@ -22,7 +22,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
 
     requestlog.init_app(app)
-    model.configure_threads(app.config["TF_THREADS"])
     app.extensions["models"] = store = model.ModelStore(
         app.config["MODEL_DIR"], runtime=app.config["MODEL_RUNTIME"], threads=app.config["TF_THREADS"])
     store.load()  # raises ModelError: no service without a model

@@ -7,9 +7,9 @@ from pathlib import Path
 from app.cli import METRICS_DIR_PREFIX
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-# Two processes of two threads (bench/load.py, docs/PERFORMANCE.md): TensorFlow and much of Pillow release
-# the GIL, gthread keeps connections alive, and a second process keeps the service answering while a crashed
-# worker is replaced. Each process holds its own TensorFlow (about 300 MB).
+# Two processes of two threads (bench/load.py, docs/PERFORMANCE.md): LiteRT, numpy and much of Pillow
+# release the GIL, gthread keeps connections alive, and a second process keeps the service answering while
+# a crashed worker is replaced.
 workers = int(os.environ.get("WORKERS", "2"))
 threads = int(os.environ.get("THREADS", "2"))
 worker_class = "gthread" if threads > 1 else "sync"
@@ -17,12 +17,29 @@ timeout = int(os.environ.get("TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
 wsgi_app = "app.wsgi:create()"
-# The model is loaded in each worker, after the fork: TensorFlow does not survive a fork.
+# The app is built in each worker, after the fork; the master only compiles the model (on_starting), in a
+# separate process: TensorFlow does not survive a fork.
 preload_app = False
 # The app writes one JSON line per request to stdout; ACCESS_LOG=- adds gunicorn's own access line.
 accesslog = os.environ.get("ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+def on_starting(server):
+    """Compile the model once, before the workers start: each worker (and one started after a crash) then
+    serves the compiled copy without importing TensorFlow (app/litert.py). A model that cannot be loaded is
+    left to the workers, which report it and stop the server."""
+    from app import config, litert, model
+
+    settings = config.from_env()
+    if settings["MODEL_RUNTIME"] in ("litert-int8", "litert"):
+        found = model.versions(settings["MODEL_DIR"])
+        if found:
+            try:
+                litert.precompile(Path(settings["MODEL_DIR"]) / str(found[-1]), settings["MODEL_RUNTIME"])
+            except model.ModelError:
+                pass
 
 
 def child_exit(server, worker):

@@ -4,24 +4,150 @@ The SavedModel stays the model: it is loaded and checked first, and its signatur
 in memory, by TensorFlow's own converter, with int8 weights or in float. A compiled copy serves only if it
 gives the signature's own answers on the probe digits saved with the model. A one-digit call on one core:
 0.11 ms with int8 weights, 0.35 ms in float, 0.94 ms through TensorFlow (docs/PERFORMANCE.md).
+
+The compiling is done by a short-lived process (`python -m app.litert FOLDER RUNTIME`), which imports
+TensorFlow, loads the SavedModel, compiles and checks the copy, and hands back the compiled bytes with the
+probe answers they gave. The serving process builds its interpreters from those bytes and never imports
+TensorFlow (about 550 MB less per gunicorn worker). The bytes are kept per version folder, so the gunicorn
+master compiles once before it starts the workers (app/gunicorn_conf.py) and a worker it starts, at first
+or after a crash, has them already.
 """
 
 from __future__ import annotations
 
-import ctypes
-import gc
+import io
 import logging
+import os
 import queue
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from app.model import SIGNATURE_INPUT, ModelError, folder_state, native_output_held, signature_function
 
 SIGNATURE = "serving_default"
 TOLERANCE = 1e-5  # largest difference in any probability allowed between a float copy and the SavedModel
 QUANTIZED_TOLERANCE = 0.05  # and for an int8 copy (measured: at most 0.027 over the 10,000 MNIST test digits)
 PROBE_FILE = "probe.npz"  # real digits saved with the model, as model inputs, to check compiled copies on
+COMPILE_TIMEOUT = 600  # seconds the compiling process may take (about 4 s here, mostly importing TensorFlow)
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What the compiling process hands back: the compiled model, its runtime name, and the answers it gave
+    on the probe digits (which the serving process checks its own interpreter against)."""
+
+    flatbuffer: bytes
+    runtime: str
+    probe: np.ndarray
+    answers: np.ndarray
+
+
+_compiled: dict[tuple, Compiled | None] = {}  # (folder, runtime, folder_state) -> what compiling it gave
+_compiling = threading.Lock()
+
+
+def compiled_copy(path: Path, runtime: str, threads: int) -> tuple[CompiledModel, str] | None:
+    """The version at `path` compiled as `runtime` asks ("litert-int8" or "litert"; see compile_signature),
+    ready to serve on `threads` threads, and the runtime it got; None when no compiled copy gives the
+    SavedModel's answers (TensorFlow must serve). ModelError when the SavedModel cannot be loaded."""
+    found = precompile(path, runtime)
+    if found is None:
+        return None
+    try:
+        quantized = found.runtime == "litert-int8"
+        model = CompiledModel(found.flatbuffer, SIGNATURE_INPUT, threads, quantized=quantized)
+        difference = float(np.abs(_by_parts(model, found.probe) - found.answers).max())
+    except Exception as exc:  # no LiteRT in this process's environment
+        log.warning("LiteRT cannot run model %s here (%s: %s)", path.name, type(exc).__name__, exc)
+        return None
+    if not difference <= TOLERANCE:  # the same bytes give other answers in this process: do not trust them
+        log.warning("the compiled copy of model %s answers differently in this process (by %.2g)",
+                    path.name, difference)
+        return None
+    return model, found.runtime
+
+
+def precompile(path: str | Path, runtime: str) -> Compiled | None:
+    """Compile the version at `path` in a separate process, once per state of its folder (see
+    compiled_copy); None when no compiled copy serves. ModelError when the SavedModel cannot be loaded."""
+    path = Path(path)
+    key = (str(path.resolve()), runtime, folder_state(path))
+    with _compiling:
+        if key not in _compiled:
+            _compiled[key] = _compile_elsewhere(path, runtime)
+        return _compiled[key]
+
+
+def _compile_elsewhere(path: Path, runtime: str) -> Compiled | None:
+    """Run `python -m app.litert path runtime` and read what it printed (see main)."""
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)  # this process's own copy of `app`
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        done = subprocess.run([sys.executable, "-m", "app.litert", str(path), runtime], env=env,
+                              capture_output=True, timeout=COMPILE_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.warning("could not compile model %s in a separate process (%s)", path.name, type(exc).__name__)
+        return None
+    for line in done.stderr.decode(errors="replace").splitlines():  # its log lines, in this process's log
+        level, _, message = line.partition(" ")
+        if level in ("INFO", "WARNING", "ERROR"):
+            log.log(logging.getLevelName(level), "%s", message)
+    try:
+        with np.load(io.BytesIO(done.stdout), allow_pickle=False) as out:
+            if "error" in out:
+                raise ModelError(str(out["error"]))
+            if "flatbuffer" not in out:
+                return None
+            return Compiled(out["flatbuffer"].tobytes(), str(out["runtime"]), out["probe"], out["answers"])
+    except (OSError, ValueError, KeyError, EOFError):
+        log.warning("the process compiling model %s ended without an answer (exit code %s)", path.name,
+                    done.returncode)
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m app.litert FOLDER RUNTIME`: load the SavedModel in FOLDER, compile its signature as RUNTIME
+    asks and check it, then write an .npz to stdout: the compiled bytes, the runtime got, the probe digits
+    and the copy's answers on them; no compiled bytes when none gives the SavedModel's answers; `error` when
+    the SavedModel cannot be loaded. Log lines go to stderr as "LEVEL message"."""
+    folder, runtime = argv if argv is not None else sys.argv[1:]
+    out = os.fdopen(os.dup(1), "wb")  # the answer; anything native code prints goes to stderr instead
+    os.dup2(2, 1)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    result: dict[str, np.ndarray] = {}
+    try:
+        with native_output_held():
+            found = compile_version(Path(folder), runtime)
+    except ModelError as exc:
+        result["error"] = np.array(str(exc))
+    else:
+        if found is not None:
+            result.update(flatbuffer=np.frombuffer(found.flatbuffer, np.uint8),
+                          runtime=np.array(found.runtime), probe=found.probe, answers=found.answers)
+    np.savez(out, **result)
+    out.close()
+    return 0
+
+
+def compile_version(folder: Path, runtime: str) -> Compiled | None:
+    """Load the SavedModel in `folder` with TensorFlow and compile its signature as `runtime` asks (see
+    compile_signature): the compiling process's work. ModelError when it cannot be loaded."""
+    reference, _loaded = signature_function(folder)
+    compiled = compile_signature(folder, SIGNATURE_INPUT, reference, 1, quantize=runtime == "litert-int8")
+    if compiled is None:
+        return None
+    copy, got = compiled
+    probe = probe_digits(folder)
+    return Compiled(copy.flatbuffer, got, probe, _by_parts(copy, probe))
 
 
 class CompiledModel:
@@ -33,7 +159,7 @@ class CompiledModel:
     """
 
     def __init__(self, flatbuffer: bytes, input_name: str, threads: int, *, quantized: bool = False) -> None:
-        self._flatbuffer, self._input_name, self._threads = flatbuffer, input_name, threads
+        self.flatbuffer, self._input_name, self._threads = flatbuffer, input_name, threads
         self.quantized = quantized  # int8 weights
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
         self._idle.put(self._interpreter())
@@ -54,7 +180,7 @@ class CompiledModel:
     def _interpreter(self) -> Callable:
         from ai_edge_litert.interpreter import Interpreter
 
-        interpreter = Interpreter(model_content=self._flatbuffer, num_threads=self._threads or None)
+        interpreter = Interpreter(model_content=self.flatbuffer, num_threads=self._threads or None)
         return interpreter.get_signature_runner(SIGNATURE)
 
 
@@ -75,9 +201,7 @@ def compile_signature(path: Path, input_name: str, reference: Callable[[np.ndarr
             compiled = _compile(path, input_name, reference, threads, probe, quantize=True)
             if compiled is not None:
                 return compiled, "litert-int8"
-    if probe is None:
-        probe = np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
-    compiled = _compile(path, input_name, reference, threads, probe, quantize=False)
+    compiled = _compile(path, input_name, reference, threads, probe_digits(path), quantize=False)
     return (compiled, "litert") if compiled is not None else None
 
 
@@ -91,6 +215,13 @@ def load_probe(path: Path) -> np.ndarray | None:
     if images.ndim != 3 or images.shape[1:] != (28, 28) or not len(images):
         return None
     return (images.astype(np.float32) / 255.0)[..., None]
+
+
+def probe_digits(path: Path) -> np.ndarray:
+    """What compiled copies of the version at `path` are checked on: its probe digits, else three random
+    images (enough to catch a copy that computes something else)."""
+    probe = load_probe(path)
+    return probe if probe is not None else np.random.default_rng(0).random((3, 28, 28, 1), dtype=np.float32)
 
 
 def save_probe(folder: Path, digits: np.ndarray) -> None:
@@ -129,14 +260,5 @@ def _by_parts(predict: Callable[[np.ndarray], np.ndarray], batch: np.ndarray, si
     return np.concatenate([predict(batch[start:start + size]) for start in range(0, len(batch), size)])
 
 
-def release_memory() -> None:
-    """Hand the converter's working memory (and TensorFlow objects just dropped) back to the system.
-
-    glibc keeps freed memory for reuse, about 30 MB of it after a conversion; with two workers that is the
-    difference between staying under the 1 GB budget or not. Elsewhere than glibc, nothing to do.
-    """
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+if __name__ == "__main__":
+    sys.exit(main())

@@ -134,30 +134,24 @@ def load(root: str | Path, version: int | None = None, *, runtime: str = "litert
 
 
 def _load_version(path: Path, runtime: str, threads: int) -> Model:
-    """The SavedModel at `path`, its signature run as `runtime` asks (see load), warmed up."""
+    """The SavedModel at `path`, its signature run as `runtime` asks (see load), warmed up.
+
+    A compiled copy is made by a short-lived process (app.litert), so a serving process that gets one never
+    imports TensorFlow: it holds a few MB of weights instead of TensorFlow's few hundred.
+    """
     version = path.name
-    import tensorflow as tf
-
-    try:
-        loaded = tf.saved_model.load(str(path))
-        graph = _runner(loaded.signatures["serving_default"])
-    except Exception as exc:
-        raise ModelError(f"could not load the model at {path.resolve()}: {type(exc).__name__}") from None
-
-    def fn(batch: np.ndarray) -> np.ndarray:
-        return graph(tf.constant(batch, dtype=tf.float32)).numpy()
-
-    used = "tensorflow"
+    fn, loaded, used = None, None, "tensorflow"
     if runtime != "tensorflow":
         from app import litert
 
-        compiled = litert.compile_signature(path, SIGNATURE_INPUT, fn, threads,
-                                            quantize=runtime == "litert-int8")
+        compiled = litert.compiled_copy(path, runtime, threads)  # raises ModelError for a broken model
         if compiled is None:
             log.warning("serving model %s through TensorFlow", version)
-        else:  # TensorFlow's copy of the graph and weights is no longer needed
-            (fn, used), loaded, graph = compiled, None, None
-            litert.release_memory()
+        else:
+            fn, used = compiled
+    if fn is None:
+        configure_threads(threads)
+        fn, loaded = signature_function(path)
     metadata_file = path / "metadata.json"
     try:
         metadata = json.loads(metadata_file.read_text()) if metadata_file.is_file() else {}
@@ -172,6 +166,23 @@ def _load_version(path: Path, runtime: str, threads: int) -> Model:
         raise ModelError(f"the model at {path.resolve()} failed its warm-up inference: "
                          f"{type(exc).__name__}") from None
     return model
+
+
+def signature_function(path: Path) -> tuple[Callable[[np.ndarray], np.ndarray], object]:
+    """The SavedModel's serving signature as a function of a batch, and the loaded object it needs alive;
+    ModelError naming the path when it cannot be loaded."""
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(str(path))
+        graph = _runner(loaded.signatures["serving_default"])
+    except Exception as exc:
+        raise ModelError(f"could not load the model at {path.resolve()}: {type(exc).__name__}") from None
+
+    def fn(batch: np.ndarray) -> np.ndarray:
+        return graph(tf.constant(batch, dtype=tf.float32)).numpy()
+
+    return fn, loaded
 
 
 def _runner(signature) -> Callable:
@@ -254,7 +265,7 @@ class ModelStore:
             for version in reversed(versions(self.root)):
                 if version <= serving:
                     break
-                state = _folder_state(self.root / str(version))
+                state = folder_state(self.root / str(version))
                 if self._refused.get(version) == state:
                     continue  # refused already; tried again only once its files change
                 try:
@@ -290,7 +301,7 @@ class ModelStore:
             listener(model, old)
 
 
-def _folder_state(path: Path) -> tuple:
+def folder_state(path: Path) -> tuple:
     """Names, sizes and modification times of a version's files: changes when the folder is rewritten."""
     try:
         return tuple(sorted((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns)

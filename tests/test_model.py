@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -157,8 +159,8 @@ def test_when_the_int8_copy_changes_an_answer_the_float_copy_serves(monkeypatch,
         return answers[:, [1, 0, *range(2, 10)]] if self.quantized else answers
 
     monkeypatch.setattr(litert.CompiledModel, "__call__", int8_swaps_two_classes)
-    loaded = model.load(DEFAULT_MODEL_DIR)
-    assert loaded.runtime == "litert"
+    compiled = litert.compile_version(shipped_folder(), "litert-int8")  # the compiling process's work
+    assert compiled.runtime == "litert"
     assert "int8 copy differs" in caplog.text
 
 
@@ -167,7 +169,8 @@ def test_when_litert_cannot_compile_tensorflow_serves(monkeypatch, caplog):
         raise RuntimeError("converter unavailable")
 
     monkeypatch.setattr(litert.CompiledModel, "__init__", broken)
-    loaded = model.load(DEFAULT_MODEL_DIR)
+    assert litert.compile_version(shipped_folder(), "litert-int8") is None
+    loaded = model.load(DEFAULT_MODEL_DIR)  # compiled elsewhere, but LiteRT cannot run it in this process
     assert loaded.runtime == "tensorflow"
     assert f"serving model {loaded.version} through TensorFlow" in caplog.text
     batch, labels = _real_batch(16)
@@ -176,8 +179,41 @@ def test_when_litert_cannot_compile_tensorflow_serves(monkeypatch, caplog):
 
 def test_when_litert_disagrees_tensorflow_serves(monkeypatch, caplog):
     monkeypatch.setattr(litert.CompiledModel, "__call__", lambda self, batch: np.full((len(batch), 10), 0.1))
-    assert model.load(DEFAULT_MODEL_DIR).runtime == "tensorflow"
+    assert litert.compile_version(shipped_folder(), "litert") is None
     assert "differs" in caplog.text
+    caplog.clear()
+    assert model.load(DEFAULT_MODEL_DIR).runtime == "tensorflow"
+    assert "answers differently in this process" in caplog.text
+
+
+def test_a_serving_process_never_imports_tensorflow():
+    script = ("import sys; from app import model; loaded = model.load(sys.argv[1]); "
+              "print(loaded.runtime, 'tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script, str(DEFAULT_MODEL_DIR)], capture_output=True,
+                          text=True, timeout=300, check=True)
+    assert done.stdout.split() == ["litert-int8", "False"]
+
+
+def test_a_version_is_compiled_once_and_its_bytes_reused(monkeypatch):
+    first = model.load(DEFAULT_MODEL_DIR)
+
+    def no_second_compile(*args):
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(litert, "_compile_elsewhere", no_second_compile)
+    again = model.load(DEFAULT_MODEL_DIR)  # as a gunicorn worker does with what the master compiled
+    assert (again.runtime, again.version) == (first.runtime, first.version)
+    batch, _ = _real_batch(8)
+    np.testing.assert_array_equal(again.predict(batch), first.predict(batch))
+
+
+def test_a_rewritten_version_is_compiled_again(tmp_path):
+    copy = tmp_path / "2"
+    shutil.copytree(shipped_folder(), copy)
+    assert model.load(tmp_path).runtime == "litert-int8"
+    (copy / "saved_model.pb").write_bytes(b"not a model any more")
+    with pytest.raises(model.ModelError, match="could not load"):
+        model.load(tmp_path)
 
 
 def test_an_unknown_runtime_is_refused():
