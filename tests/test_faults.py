@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -88,6 +89,10 @@ def test_a_worker_killed_under_load_is_replaced_and_answers_keep_coming():
         # Only a request inside the killed worker can be lost; the other worker answered the rest.
         assert len(after) - after.count(200) <= 2, after
         assert server.get("/readyz")[0] == 200
+        # The master compiled the model once, in a process of its own: no worker, the new one included, holds
+        # TensorFlow's few hundred MB (app/litert.py).
+        for pid in {server.process.pid, *server.workers()}:
+            assert "tensorflow" not in Path(f"/proc/{pid}/maps").read_text()
 
 
 def start_upload(port: int, body: bytes, content_type: str) -> socket.socket:
