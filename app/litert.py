@@ -15,14 +15,17 @@ or after a crash, has them already.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import logging
 import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +45,7 @@ TOLERANCE = 1e-5  # largest difference in any probability allowed between a floa
 QUANTIZED_TOLERANCE = 0.05  # and for an int8 copy (measured: at most 0.027 over the 10,000 MNIST test digits)
 PROBE_FILE = "probe.npz"  # real digits saved with the model, as model inputs, to check compiled copies on
 COMPILE_TIMEOUT = 600  # seconds the compiling process may take (about 4 s here, mostly importing TensorFlow)
+COMPILE_LOCK = Path(tempfile.gettempdir()) / "digits-compile.lock"
 KEEP_COMPILED = 4  # compiled versions kept in memory (about 1.7 MB each for this network with int8 weights)
 log = logging.getLogger(__name__)
 
@@ -102,8 +106,11 @@ def _compile_elsewhere(path: Path, runtime: str) -> Compiled | None:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        done = subprocess.run([sys.executable, "-m", "app.litert", str(path), runtime], env=env,
-                              capture_output=True, timeout=COMPILE_TIMEOUT, check=False)
+        # One compiling process at a time on this machine: the workers of a service find a new version
+        # together, and each such process holds about 700 MB while it runs.
+        with _one_at_a_time():
+            done = subprocess.run([sys.executable, "-m", "app.litert", str(path), runtime], env=env,
+                                  capture_output=True, timeout=COMPILE_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("could not compile model %s in a separate process (%s)", path.name, type(exc).__name__)
         return None
@@ -122,6 +129,20 @@ def _compile_elsewhere(path: Path, runtime: str) -> Compiled | None:
         log.warning("the process compiling model %s ended without an answer (exit code %s)", path.name,
                     done.returncode)
         return None
+
+
+@contextlib.contextmanager
+def _one_at_a_time() -> Iterator[None]:
+    """Hold COMPILE_LOCK, shared by every process on this machine; without it where it cannot be opened
+    (another user's file)."""
+    try:
+        lock = open(COMPILE_LOCK, "a+b")  # noqa: SIM115 (closed below, whichever way this goes)
+    except OSError:
+        yield
+        return
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def main(argv: list[str] | None = None) -> int:
