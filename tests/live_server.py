@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
-BOOT_SECONDS = 180  # TensorFlow's import and the model load, per worker, on a busy 2-core machine
+BOOT_SECONDS = 180  # the master compiling the model (TensorFlow, about 4 s), on a busy 2-core machine
 
 
 def free_port() -> int:
