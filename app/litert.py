@@ -8,15 +8,16 @@ gives the signature's own answers on the probe digits saved with the model. A on
 The compiling is done by a short-lived process (`python -m app.litert FOLDER RUNTIME`), which imports
 TensorFlow, loads the SavedModel, compiles and checks the copy, and hands back the compiled bytes with the
 probe answers they gave. The serving process builds its interpreters from those bytes and never imports
-TensorFlow (about 550 MB less per gunicorn worker). The bytes are kept per version folder, so the gunicorn
-master compiles once before it starts the workers (app/gunicorn_conf.py) and a worker it starts, at first
-or after a crash, has them already.
+TensorFlow (about 550 MB less per gunicorn worker). The bytes are kept by the content of a version's
+folder, so the gunicorn master compiles once before it starts the workers (app/gunicorn_conf.py), and a
+worker it starts, at first or after a crash, has them already.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import io
 import logging
 import os
@@ -35,7 +36,6 @@ from app.model import (
     SIGNATURE_INPUT,
     ModelError,
     configure_threads,
-    folder_state,
     native_output_held,
     signature_function,
 )
@@ -61,7 +61,7 @@ class Compiled:
     answers: np.ndarray
 
 
-_compiled: dict[tuple, Compiled | None] = {}  # (folder, runtime, folder_state) -> what compiling it gave
+_compiled: dict[tuple, Compiled | None] = {}  # (runtime, fingerprint) -> what compiling it gave
 _compiling = threading.Lock()
 
 
@@ -87,16 +87,30 @@ def compiled_copy(path: Path, runtime: str, threads: int) -> tuple[CompiledModel
 
 
 def precompile(path: str | Path, runtime: str) -> Compiled | None:
-    """Compile the version at `path` in a separate process, once per state of its folder (see
+    """Compile the version at `path` in a separate process, once for each content of its folder (see
     compiled_copy); None when no compiled copy serves. ModelError when the SavedModel cannot be loaded."""
     path = Path(path)
-    key = (str(path.resolve()), runtime, folder_state(path))
+    key = (runtime, fingerprint(path))
     with _compiling:
         if key not in _compiled:
             _compiled[key] = _compile_elsewhere(path, runtime)
             while len(_compiled) > KEEP_COMPILED:  # a long-lived service reloads many versions
                 del _compiled[next(iter(_compiled))]
         return _compiled[key]
+
+
+def fingerprint(folder: Path) -> str:
+    """A digest of every file in a version's folder, names and contents: the same files compile the same."""
+    digest = hashlib.sha256()
+    try:
+        for file in sorted(f for f in folder.rglob("*") if f.is_file()):
+            digest.update(str(file.relative_to(folder)).encode() + b"\0")
+            with open(file, "rb") as data:
+                for chunk in iter(lambda: data.read(1 << 20), b""):
+                    digest.update(chunk)
+    except OSError:  # files vanishing while we look: a digest no other state of the folder gives
+        digest.update(os.urandom(16))
+    return digest.hexdigest()
 
 
 def _compile_elsewhere(path: Path, runtime: str) -> Compiled | None:

@@ -265,7 +265,7 @@ class ModelStore:
             for version in reversed(versions(self.root)):
                 if version <= serving:
                     break
-                state = folder_state(self.root / str(version))
+                state = _folder_state(self.root / str(version))
                 if self._refused.get(version) == state:
                     continue  # refused already; tried again only once its files change
                 try:
@@ -301,7 +301,7 @@ class ModelStore:
             listener(model, old)
 
 
-def folder_state(path: Path) -> tuple:
+def _folder_state(path: Path) -> tuple:
     """Names, sizes and modification times of a version's files: changes when the folder is rewritten."""
     try:
         return tuple(sorted((str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns)

@@ -194,7 +194,7 @@ def test_a_serving_process_never_imports_tensorflow():
     assert done.stdout.split() == ["litert-int8", "False"]
 
 
-def test_a_version_is_compiled_once_and_its_bytes_reused(monkeypatch):
+def test_a_version_is_compiled_once_and_its_bytes_reused(monkeypatch, tmp_path):
     first = model.load(DEFAULT_MODEL_DIR)
 
     def no_second_compile(*args):
@@ -205,6 +205,10 @@ def test_a_version_is_compiled_once_and_its_bytes_reused(monkeypatch):
     assert (again.runtime, again.version) == (first.runtime, first.version)
     batch, _ = _real_batch(8)
     np.testing.assert_array_equal(again.predict(batch), first.predict(batch))
+    shutil.copytree(shipped_folder(), tmp_path / "7")  # the same files elsewhere compile the same
+    copy = model.load(tmp_path)
+    assert copy.version == "7"
+    np.testing.assert_array_equal(copy.predict(batch), first.predict(batch))
 
 
 def test_a_rewritten_version_is_compiled_again(tmp_path):
