@@ -39,7 +39,9 @@ def on_starting(server):
             try:
                 litert.precompile(Path(settings["MODEL_DIR"]) / str(found[-1]), settings["MODEL_RUNTIME"])
             except model.ModelError:
-                pass
+                pass  # the workers load it again, say what is wrong with it, and stop the server
+            except Exception:  # the workers still try it
+                server.log.exception("compiling the model before the workers start failed")
 
 
 def child_exit(server, worker):

@@ -61,6 +61,10 @@ class Compiled:
     answers: np.ndarray
 
 
+class _NoAnswer(Exception):
+    """The compiling process gave no answer."""
+
+
 _compiled: dict[tuple, Compiled | None] = {}  # (runtime, fingerprint) -> what compiling it gave
 _compiling = threading.Lock()
 
@@ -93,7 +97,10 @@ def precompile(path: str | Path, runtime: str) -> Compiled | None:
     key = (runtime, fingerprint(path))
     with _compiling:
         if key not in _compiled:
-            _compiled[key] = _compile_elsewhere(path, runtime)
+            try:
+                _compiled[key] = _compile_elsewhere(path, runtime)
+            except _NoAnswer:  # not the model's doing (a timeout, a killed process): tried again next time
+                return None
             while len(_compiled) > KEEP_COMPILED:  # a long-lived service reloads many versions
                 del _compiled[next(iter(_compiled))]
         return _compiled[key]
@@ -114,7 +121,8 @@ def fingerprint(folder: Path) -> str:
 
 
 def _compile_elsewhere(path: Path, runtime: str) -> Compiled | None:
-    """Run `python -m app.litert path runtime` and read what it printed (see main)."""
+    """Run `python -m app.litert path runtime` and read what it printed (see main); _NoAnswer when it printed
+    nothing readable."""
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parent.parent)  # this process's own copy of `app`
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
@@ -127,7 +135,7 @@ def _compile_elsewhere(path: Path, runtime: str) -> Compiled | None:
                                   capture_output=True, timeout=COMPILE_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("could not compile model %s in a separate process (%s)", path.name, type(exc).__name__)
-        return None
+        raise _NoAnswer from None
     for line in done.stderr.decode(errors="replace").splitlines():  # its log lines, in this process's log
         level, _, message = line.partition(" ")
         if level in ("INFO", "WARNING", "ERROR"):
@@ -142,20 +150,18 @@ def _compile_elsewhere(path: Path, runtime: str) -> Compiled | None:
     except (OSError, ValueError, KeyError, EOFError):
         log.warning("the process compiling model %s ended without an answer (exit code %s)", path.name,
                     done.returncode)
-        return None
+        raise _NoAnswer from None
 
 
 @contextlib.contextmanager
 def _one_at_a_time() -> Iterator[None]:
-    """Hold COMPILE_LOCK, shared by every process on this machine; without it where it cannot be opened
-    (another user's file)."""
-    try:
-        lock = open(COMPILE_LOCK, "a+b")  # noqa: SIM115 (closed below, whichever way this goes)
-    except OSError:
-        yield
-        return
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    """Hold COMPILE_LOCK, shared by every process on this machine, where it can be taken."""
+    with contextlib.ExitStack() as stack:
+        try:
+            lock = stack.enter_context(open(COMPILE_LOCK, "a+b"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError:
+            pass  # another user's file, a file system without locks: compile anyway
         yield
 
 

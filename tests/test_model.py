@@ -211,6 +211,23 @@ def test_a_version_is_compiled_once_and_its_bytes_reused(monkeypatch, tmp_path):
     np.testing.assert_array_equal(copy.predict(batch), first.predict(batch))
 
 
+def test_when_the_compiling_process_dies_tensorflow_serves_and_it_is_tried_again(monkeypatch, tmp_path,
+                                                                                 caplog):
+    copy = tmp_path / "3"
+    shutil.copytree(shipped_folder(), copy)
+    (copy / "notes.txt").write_text("a version of its own, never compiled before")
+    real_run = subprocess.run
+
+    def killed(*args, **kwargs):
+        return subprocess.CompletedProcess(args, -9, stdout=b"", stderr=b"")
+
+    monkeypatch.setattr(subprocess, "run", killed)
+    assert model.load(tmp_path).runtime == "tensorflow"
+    assert "ended without an answer (exit code -9)" in caplog.text
+    monkeypatch.setattr(subprocess, "run", real_run)
+    assert model.load(tmp_path).runtime == "litert-int8"
+
+
 def test_a_rewritten_version_is_compiled_again(tmp_path):
     copy = tmp_path / "2"
     shutil.copytree(shipped_folder(), copy)
