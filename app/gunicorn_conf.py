@@ -17,7 +17,7 @@ timeout = int(os.environ.get("TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
 keepalive = 5
 wsgi_app = "app.wsgi:create()"
-# The app is built in each worker, after the fork; the master only compiles the model (on_starting), in a
+# The app is built in each worker, after the fork; the master only compiles the model (when_ready), in a
 # separate process: TensorFlow does not survive a fork.
 preload_app = False
 # The app writes one JSON line per request to stdout; ACCESS_LOG=- adds gunicorn's own access line.
@@ -26,10 +26,11 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 
 
-def on_starting(server):
-    """Compile the model once, before the workers start: each worker (and one started after a crash) then
-    serves the compiled copy without importing TensorFlow (app/litert.py). A model that cannot be loaded is
-    left to the workers, which report it and stop the server."""
+def when_ready(server):
+    """Compile the model once, before the workers start (the port is open already: a request sent meanwhile
+    waits for them): each worker, and one started after a crash, then serves the compiled copy without
+    importing TensorFlow (app/litert.py). A model that cannot be loaded is left to the workers, which report
+    it and stop the server."""
     from app import config, litert, model
 
     settings = config.from_env()
