@@ -16,7 +16,6 @@ worker it starts, at first or after a crash, has them already.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import logging
@@ -158,10 +157,12 @@ def _one_at_a_time() -> Iterator[None]:
     """Hold COMPILE_LOCK, shared by every process on this machine, where it can be taken."""
     with contextlib.ExitStack() as stack:
         try:
+            import fcntl  # POSIX only, as gunicorn is
+
             lock = stack.enter_context(open(COMPILE_LOCK, "a+b"))
             fcntl.flock(lock, fcntl.LOCK_EX)
-        except OSError:
-            pass  # another user's file, a file system without locks: compile anyway
+        except (ImportError, OSError):
+            pass  # another user's file, a file system without locks, no fcntl: compile anyway
         yield
 
 
