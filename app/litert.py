@@ -10,7 +10,9 @@ TensorFlow, loads the SavedModel, compiles and checks the copy, and hands back t
 probe answers they gave. The serving process builds its interpreters from those bytes and never imports
 TensorFlow (about 550 MB less per gunicorn worker). The bytes are kept by the content of a version's
 folder, so the gunicorn master compiles once before it starts the workers (app/gunicorn_conf.py), and a
-worker it starts, at first or after a crash, has them already.
+worker it starts, at first or after a crash, has them already. They are also saved in the user's cache
+folder, so the next process to load the same files with the same code and packages (a restart, the other
+worker on a hot reload, `digits predict`) reads them instead of compiling.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ PROBE_FILE = "probe.npz"  # real digits saved with the model, as model inputs, t
 COMPILE_TIMEOUT = 600  # seconds the compiling process may take (about 4 s here, mostly importing TensorFlow)
 COMPILE_LOCK = Path(tempfile.gettempdir()) / "digits-compile.lock"
 KEEP_COMPILED = 4  # compiled versions kept in memory (about 1.7 MB each for this network with int8 weights)
+KEEP_ON_DISK = 8  # and in the user's cache folder
 log = logging.getLogger(__name__)
 
 
@@ -97,12 +100,31 @@ def precompile(path: str | Path, runtime: str) -> Compiled | None:
     with _compiling:
         if key not in _compiled:
             try:
-                _compiled[key] = _compile_elsewhere(path, runtime)
+                _compiled[key] = _compile_or_reuse(path, runtime, key[1])
             except _NoAnswer:  # not the model's doing (a timeout, a killed process): tried again next time
                 return None
             while len(_compiled) > KEEP_COMPILED:  # a long-lived service reloads many versions
                 del _compiled[next(iter(_compiled))]
         return _compiled[key]
+
+
+def _compile_or_reuse(path: Path, runtime: str, contents: str) -> Compiled | None:
+    """What compiling the version at `path` gives: read from the disk cache when another process of this
+    user compiled the same files with the same code and packages, else compiled now and saved there. One
+    compiling process at a time on this machine: the workers of a service find a new version together,
+    and each such process holds about 700 MB while it runs."""
+    with _one_at_a_time():
+        saved = _cache_file(runtime, contents)
+        if saved is not None and saved.is_file():
+            try:
+                return _read_answer(saved.read_bytes(), path)
+            except (_NoAnswer, OSError):
+                log.warning("ignoring an unreadable compiled copy in %s", saved.parent)
+        answer = _compile_elsewhere(path, runtime)
+        found = _read_answer(answer, path)
+        if saved is not None and found is not None:
+            _save(saved, answer)
+        return found
 
 
 def fingerprint(folder: Path) -> str:
@@ -119,19 +141,15 @@ def fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def _compile_elsewhere(path: Path, runtime: str) -> Compiled | None:
-    """Run `python -m app.litert path runtime` and read what it printed (see main); _NoAnswer when it printed
-    nothing readable."""
+def _compile_elsewhere(path: Path, runtime: str) -> bytes:
+    """Run `python -m app.litert path runtime`: what it printed (see main); _NoAnswer when it did not end."""
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parent.parent)  # this process's own copy of `app`
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        # One compiling process at a time on this machine: the workers of a service find a new version
-        # together, and each such process holds about 700 MB while it runs.
-        with _one_at_a_time():
-            done = subprocess.run([sys.executable, "-m", "app.litert", str(path), runtime], env=env,
-                                  capture_output=True, timeout=COMPILE_TIMEOUT, check=False)
+        done = subprocess.run([sys.executable, "-m", "app.litert", str(path), runtime], env=env,
+                              capture_output=True, timeout=COMPILE_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("could not compile model %s in a separate process (%s)", path.name, type(exc).__name__)
         raise _NoAnswer from None
@@ -139,17 +157,71 @@ def _compile_elsewhere(path: Path, runtime: str) -> Compiled | None:
         level, _, message = line.partition(" ")
         if level in ("INFO", "WARNING", "ERROR"):
             log.log(logging.getLevelName(level), "%s", message)
+    if done.returncode != 0 or not done.stdout:
+        log.warning("the process compiling model %s ended without an answer (exit code %s)", path.name,
+                    done.returncode)
+        raise _NoAnswer
+    return done.stdout
+
+
+def _read_answer(answer: bytes, path: Path) -> Compiled | None:
+    """The compiling process's answer (see main) as a Compiled, or None: no compiled copy serves. ModelError
+    when it could not load the SavedModel, _NoAnswer when the answer is unreadable."""
     try:
-        with np.load(io.BytesIO(done.stdout), allow_pickle=False) as out:
+        with np.load(io.BytesIO(answer), allow_pickle=False) as out:
             if "error" in out:
                 raise ModelError(str(out["error"]))
             if "flatbuffer" not in out:
                 return None
             return Compiled(out["flatbuffer"].tobytes(), str(out["runtime"]), out["probe"], out["answers"])
     except (OSError, ValueError, KeyError, EOFError):
-        log.warning("the process compiling model %s ended without an answer (exit code %s)", path.name,
-                    done.returncode)
+        log.warning("unreadable answer from the process compiling model %s", path.name)
         raise _NoAnswer from None
+
+
+def _cache_file(runtime: str, contents: str) -> Path | None:
+    """Where a compiled copy of these folder contents is kept between processes: in this user's cache
+    folder (XDG_CACHE_HOME, else ~/.cache), named by the contents, the runtime, this module's code and the
+    versions of TensorFlow and LiteRT. None when there is no such folder this user alone can write to."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(base) / "digits" / "compiled"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stat = folder.stat()
+        if stat.st_uid != os.getuid() or stat.st_mode & 0o022:  # others could plant a model here
+            return None
+    except (OSError, RuntimeError):  # no home folder, a read-only one
+        return None
+    versions = []
+    for names in (("tensorflow", "tensorflow-cpu"), ("ai-edge-litert",)):
+        found = [version for version in map(_installed, names) if version]
+        if not found:
+            return None
+        versions += found
+    digest = hashlib.sha256("\0".join([runtime, contents, *versions]).encode())
+    digest.update(Path(__file__).read_bytes())
+    return folder / f"{digest.hexdigest()[:32]}.npz"
+
+
+def _installed(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _save(file: Path, answer: bytes) -> None:
+    """Write `answer` to `file` whole (a reader never sees half of it), and keep the newest KEEP_ON_DISK."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=file.parent, suffix=".part", delete=False) as part:
+            part.write(answer)
+        os.replace(part.name, file)
+        for old in sorted(file.parent.glob("*.npz"), key=lambda f: f.stat().st_mtime)[:-KEEP_ON_DISK]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.info("compiled copy not kept on disk (%s)", exc)
 
 
 @contextlib.contextmanager

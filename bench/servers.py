@@ -41,11 +41,13 @@ def server_env(port: int) -> dict[str, str]:
 
 
 def start_product(log_dir: Path) -> Server:
-    """The product exactly as users start it: `digits serve --port P`."""
+    """The product exactly as users start it: `digits serve --port P`, from a cold start: with a cache
+    folder of its own, empty, so the model is compiled as on a first start (app/litert.py)."""
     port = free_port()
     digits = shutil.which("digits")
     command = [digits] if digits else [sys.executable, "-m", "app.cli"]
-    return _start("product", [*command, "serve", "--port", str(port)], port, log_dir)
+    return _start("product", [*command, "serve", "--port", str(port)], port, log_dir,
+                  XDG_CACHE_HOME=str(log_dir / "cache"))
 
 
 def start_bare(log_dir: Path) -> Server:
@@ -56,10 +58,10 @@ def start_bare(log_dir: Path) -> Server:
     return _start("bare", command, port, log_dir)
 
 
-def _start(name: str, command: list[str], port: int, log_dir: Path) -> Server:
+def _start(name: str, command: list[str], port: int, log_dir: Path, **env: str) -> Server:
     log = log_dir / f"{name}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=server_env(port), stdout=out,
+        process = subprocess.Popen(command, cwd=ROOT, env={**server_env(port), **env}, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     return Server(name, process, f"http://127.0.0.1:{port}/predict", log)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
+
+
+def pytest_configure(config):
+    """Compiled models are kept in a cache folder of the test run's own (app/litert.py), shared by the
+    servers and commands the tests start, never the user's."""
+    cache = tempfile.mkdtemp(prefix="digits-test-cache-")
+    config.stash[CACHE] = cache
+    os.environ["XDG_CACHE_HOME"] = cache
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(config.stash.get(CACHE, ""), ignore_errors=True)
+
+
+CACHE = pytest.StashKey[str]()
 
 
 @pytest.fixture(scope="session")

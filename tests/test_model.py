@@ -16,6 +16,8 @@ from app.config import DEFAULT_MODEL_DIR
 
 from .conftest import DATA
 
+REAL_RUN = subprocess.run
+
 
 @pytest.fixture(scope="module")
 def shipped():
@@ -226,6 +228,36 @@ def test_when_the_compiling_process_dies_tensorflow_serves_and_it_is_tried_again
     assert "ended without an answer (exit code -9)" in caplog.text
     monkeypatch.setattr(subprocess, "run", real_run)
     assert model.load(tmp_path).runtime == "litert-int8"
+
+
+def test_another_process_reads_the_compiled_copy_from_the_cache_folder(monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(litert, "_compiled", {})  # a new process: nothing compiled in memory
+    first = model.load(DEFAULT_MODEL_DIR)
+    (kept,) = (tmp_path / "cache" / "digits" / "compiled").glob("*.npz")
+    runs = []
+    monkeypatch.setattr(subprocess, "run", lambda *args, **kwargs: runs.append(args))
+    monkeypatch.setattr(litert, "_compiled", {})
+    again = model.load(DEFAULT_MODEL_DIR)
+    assert runs == [] and again.runtime == first.runtime == "litert-int8"
+    batch, _ = _real_batch(8)
+    np.testing.assert_array_equal(again.predict(batch), first.predict(batch))
+    monkeypatch.setattr(subprocess, "run", REAL_RUN)
+
+    kept.write_bytes(b"half a file")  # unreadable: compiled again, and kept again
+    monkeypatch.setattr(litert, "_compiled", {})
+    assert model.load(DEFAULT_MODEL_DIR).runtime == "litert-int8"
+    assert "ignoring an unreadable compiled copy" in caplog.text
+    assert kept.read_bytes().startswith(b"PK")  # an .npz again
+
+
+def test_a_cache_folder_others_can_write_to_is_not_used(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    (tmp_path / "digits" / "compiled").mkdir(parents=True)
+    (tmp_path / "digits" / "compiled").chmod(0o777)  # someone could plant a model there
+    monkeypatch.setattr(litert, "_compiled", {})
+    assert model.load(DEFAULT_MODEL_DIR).runtime == "litert-int8"
+    assert list((tmp_path / "digits" / "compiled").iterdir()) == []
 
 
 def test_a_rewritten_version_is_compiled_again(tmp_path):
