@@ -31,18 +31,14 @@ def when_ready(server):
     waits for them): each worker, and one started after a crash, then serves the compiled copy without
     importing TensorFlow (app/litert.py). A model that cannot be loaded is left to the workers, which report
     it and stop the server."""
-    from app import config, litert, model
+    from app import litert, model
 
-    settings = config.from_env()
-    if settings["MODEL_RUNTIME"] in ("litert-int8", "litert"):
-        found = model.versions(settings["MODEL_DIR"])
-        if found:
-            try:
-                litert.precompile(Path(settings["MODEL_DIR"]) / str(found[-1]), settings["MODEL_RUNTIME"])
-            except model.ModelError:
-                pass  # the workers load it again, say what is wrong with it, and stop the server
-            except Exception:  # the workers still try it
-                server.log.exception("compiling the model before the workers start failed")
+    try:
+        litert.compile_newest()
+    except model.ModelError:
+        pass  # the workers load it again, say what is wrong with it, and stop the server
+    except Exception:  # the workers still try it
+        server.log.exception("compiling the model before the workers start failed")
 
 
 def child_exit(server, worker):

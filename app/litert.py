@@ -39,6 +39,7 @@ from app.model import (
     configure_threads,
     native_output_held,
     signature_function,
+    versions,
 )
 
 SIGNATURE = "serving_default"
@@ -106,6 +107,19 @@ def precompile(path: str | Path, runtime: str) -> Compiled | None:
             while len(_compiled) > KEEP_COMPILED:  # a long-lived service reloads many versions
                 del _compiled[next(iter(_compiled))]
         return _compiled[key]
+
+
+def compile_newest(model_dir: str | Path | None = None, runtime: str | None = None) -> None:
+    """Compile the newest version in `model_dir` as `runtime` asks (MODEL_DIR and MODEL_RUNTIME by default)
+    for the processes that load it next: the gunicorn master before it starts the workers, a Docker build
+    (into the image's cache folder). ModelError when it cannot be loaded."""
+    from app import config
+
+    settings = config.from_env()
+    model_dir, runtime = Path(model_dir or settings["MODEL_DIR"]), runtime or settings["MODEL_RUNTIME"]
+    found = versions(model_dir)
+    if found and runtime in ("litert-int8", "litert"):
+        precompile(model_dir / str(found[-1]), runtime)
 
 
 def _compile_or_reuse(path: Path, runtime: str, contents: str) -> Compiled | None:

@@ -139,6 +139,19 @@ def test_the_image_serves_the_shipped_model_and_reports_healthy(image):
 @pytest.mark.docker
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
+def test_the_shipped_model_serves_in_a_container_limited_to_256_mib(image):
+    # The image holds the shipped model compiled at build time: no compiling process at start, whose few
+    # hundred MB would not fit, and workers without TensorFlow.
+    with container(image, 8000, "--memory", "256m", "--memory-swap", "256m") as name:
+        url = base_url(name, 8000)
+        wait_ready(name, url)
+        assert post_image(url, DATA / "digit_7.png")["digits"] == "7"
+        assert "SIGKILL" not in logs(name)
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_port_workers_and_a_mounted_model_folder_are_honoured(image, tmp_path):
     models = tmp_path / "models"
     shipped = max((p for p in (ROOT / "models").iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
