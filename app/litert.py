@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from app.model import (
+    RUNTIMES,
     SIGNATURE_INPUT,
     ModelError,
     configure_threads,
@@ -47,7 +48,7 @@ TOLERANCE = 1e-5  # largest difference in any probability allowed between a floa
 QUANTIZED_TOLERANCE = 0.05  # and for an int8 copy (measured: at most 0.027 over the 10,000 MNIST test digits)
 PROBE_FILE = "probe.npz"  # real digits saved with the model, as model inputs, to check compiled copies on
 COMPILE_TIMEOUT = 600  # seconds the compiling process may take (about 4 s here, mostly importing TensorFlow)
-COMPILE_LOCK = Path(tempfile.gettempdir()) / "digits-compile.lock"
+COMPILE_LOCK = "digits-compile.lock"  # in the temporary folder: one lock for every process on the machine
 KEEP_COMPILED = 4  # compiled versions kept in memory (about 1.7 MB each for this network with int8 weights)
 KEEP_ON_DISK = 8  # and in the user's cache folder
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def compile_newest(model_dir: str | Path | None = None, runtime: str | None = No
     settings = config.from_env()
     model_dir, runtime = Path(model_dir or settings["MODEL_DIR"]), runtime or settings["MODEL_RUNTIME"]
     found = versions(model_dir)
-    if found and runtime in ("litert-int8", "litert"):
+    if found and runtime in RUNTIMES and runtime != "tensorflow":
         precompile(model_dir / str(found[-1]), runtime)
 
 
@@ -206,13 +207,13 @@ def _cache_file(runtime: str, contents: str) -> Path | None:
             return None
     except (OSError, RuntimeError):  # no home folder, a read-only one
         return None
-    versions = []
+    installed = []
     for names in (("tensorflow", "tensorflow-cpu"), ("ai-edge-litert",)):
         found = [version for version in map(_installed, names) if version]
         if not found:
             return None
-        versions += found
-    digest = hashlib.sha256("\0".join([runtime, contents, *versions]).encode())
+        installed += found
+    digest = hashlib.sha256("\0".join([runtime, contents, *installed]).encode())
     digest.update(Path(__file__).read_bytes())
     return folder / f"{digest.hexdigest()[:32]}.npz"
 
@@ -228,6 +229,7 @@ def _installed(name: str) -> str | None:
 
 def _save(file: Path, answer: bytes) -> None:
     """Write `answer` to `file` whole (a reader never sees half of it), and keep the newest KEEP_ON_DISK."""
+    part = None
     try:
         with tempfile.NamedTemporaryFile(dir=file.parent, suffix=".part", delete=False) as part:
             part.write(answer)
@@ -236,6 +238,8 @@ def _save(file: Path, answer: bytes) -> None:
             old.unlink(missing_ok=True)
     except OSError as exc:
         log.info("compiled copy not kept on disk (%s)", exc)
+        if part is not None:
+            Path(part.name).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -245,7 +249,7 @@ def _one_at_a_time() -> Iterator[None]:
         try:
             import fcntl  # POSIX only, as gunicorn is
 
-            lock = stack.enter_context(open(COMPILE_LOCK, "a+b"))
+            lock = stack.enter_context(open(Path(tempfile.gettempdir()) / COMPILE_LOCK, "a+b"))
             fcntl.flock(lock, fcntl.LOCK_EX)
         except (ImportError, OSError):
             pass  # another user's file, a file system without locks, no fcntl: compile anyway
