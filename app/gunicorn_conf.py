@@ -9,10 +9,11 @@ from app.cli import METRICS_DIR_PREFIX
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # Two processes of two threads (bench/load.py, docs/PERFORMANCE.md): LiteRT, numpy and much of Pillow
 # release the GIL, gthread keeps connections alive, and a second process keeps the service answering while
-# a crashed worker is replaced.
+# a crashed worker is replaced. app/workers.py is gthread that shares connections opened at once among the
+# workers.
 workers = int(os.environ.get("WORKERS", "2"))
 threads = int(os.environ.get("THREADS", "2"))
-worker_class = "gthread" if threads > 1 else "sync"
+worker_class = "app.workers.BalancedThreadWorker" if threads > 1 else "sync"
 timeout = int(os.environ.get("TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
 keepalive = 5

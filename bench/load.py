@@ -84,8 +84,9 @@ def run(duration: float, warmup: float, connections: list[int], memory_requests:
                     ceiling = measure(bare, path, count, duration)
                     measured = measure(product, path, count, duration)
                     served += measured["requests"]
-                    # With keep-alive, wrk's few connections can all land on one gthread worker, which then
-                    # runs on one core: that measures where the connections fell, not the server. Again.
+                    # With keep-alive, wrk's few connections could all land on one worker, which then runs on
+                    # one core: that measures where the connections fell, not the server. app/workers.py
+                    # shares them out now; a cell where they still fell unevenly is measured again.
                     balanced = min(ceiling["cores"], measured["cores"]) >= BALANCED * usable
                     if count < usable or balanced or tries == CELL_TRIES:
                         break

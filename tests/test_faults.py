@@ -1,7 +1,9 @@
-"""Faults under gunicorn: a killed worker is replaced while answers keep coming; SIGTERM drains requests."""
+"""gunicorn under load: a killed worker is replaced while answers keep coming; SIGTERM drains requests;
+connections kept alive are shared by the workers."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -46,6 +48,13 @@ def served_by(server, pid: int) -> int:
     lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
     return sum(1 for line in lines if line.get("logger") == "app.requests" and line["pid"] == pid
                and line["path"] == "/predict" and line["status"] == 200)
+
+
+def serving(server) -> set[int]:
+    """The workers that have loaded the model, from the log."""
+    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+    return {line["pid"] for line in lines
+            if line.get("logger") == "app.model" and line["message"].startswith("serving model version")}
 
 
 def test_a_worker_killed_under_load_is_replaced_and_answers_keep_coming():
@@ -93,6 +102,44 @@ def test_a_worker_killed_under_load_is_replaced_and_answers_keep_coming():
         # TensorFlow's few hundred MB (app/litert.py).
         for pid in {server.process.pid, *server.workers()}:
             assert "tensorflow" not in Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.parametrize(("count", "least"), [(8, 2), (2, 1)])
+def test_connections_kept_alive_from_the_start_are_shared_by_the_workers(count, least):
+    """Clients that keep their connections alive (a proxy's pool, wrk, hey) open them all at once. gthread
+    lets one worker take every connection it can, and one worker serves on one core (app/workers.py)."""
+    image = (DATA / "digit_7.png").read_bytes()
+    with serve(workers=2) as server:
+        workers = server.workers()
+        deadline = time.monotonic() + 120
+        while serving(server) < workers and time.monotonic() < deadline:  # /readyz needs only one of them
+            time.sleep(0.1)
+        # Opened in one burst, as a load generator opens them, before the first request.
+        sockets = [socket.create_connection(("127.0.0.1", server.port), timeout=60) for _ in range(count)]
+        statuses: list[int] = []
+
+        def client(sock: socket.socket) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            connection.sock = sock
+            for _ in range(10):
+                body, content_type = form(image)
+                connection.request("POST", "/predict", body, {"Content-Type": content_type})
+                with connection.getresponse() as response:
+                    response.read()
+                    statuses.append(response.status)
+            connection.close()
+
+        threads = [threading.Thread(target=client, args=(sock,)) for sock in sockets]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert statuses == [200] * 10 * count
+        time.sleep(0.5)  # the last request log lines
+        answered = {pid: served_by(server, pid) for pid in workers}
+        assert sum(answered.values()) == 10 * count, answered
+        # Each connection stays with the worker that took it: each worker took `least` of them or more.
+        assert min(answered.values()) >= 10 * least, f"the connections were not shared: {answered}"
 
 
 def start_upload(port: int, body: bytes, content_type: str) -> socket.socket:
