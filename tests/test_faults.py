@@ -1,5 +1,5 @@
 """gunicorn under load: a killed worker is replaced while answers keep coming; SIGTERM drains requests;
-a load generator's connections are shared by the workers."""
+a load generator's connections are shared by the workers; connections that send nothing hold no one up."""
 
 from __future__ import annotations
 
@@ -130,6 +130,24 @@ def test_connections_a_load_generator_keeps_alive_are_shared_by_the_workers():
             burst = {pid: after[pid] - before[pid] for pid in workers}
             assert min(burst.values()) >= 0.25 * sum(burst.values()), f"one worker did the work: {burst}"
             before = after
+
+
+def test_connections_that_send_nothing_hold_up_no_one():
+    """A browser's preconnect, or a client that connects and waits, sends nothing. gthread gave each such
+    connection a thread for 5 s: four of them (two workers of two threads) held every request up."""
+    image = (DATA / "digit_7.png").read_bytes()
+    with serve(workers=2) as server:
+        silent = [socket.create_connection(("127.0.0.1", server.port), timeout=60) for _ in range(8)]
+        try:
+            time.sleep(0.5)  # taken by the workers
+            body, content_type = form(image)
+            request = urllib.request.Request(server.url + "/predict", data=body,
+                                             headers={"Content-Type": content_type})
+            with urllib.request.urlopen(request, timeout=3) as response:  # gthread: 9.8 s
+                assert json.loads(response.read())["digit"] == 7
+        finally:
+            for sock in silent:
+                sock.close()
 
 
 def start_upload(port: int, body: bytes, content_type: str) -> socket.socket:
