@@ -9,8 +9,7 @@ from app.cli import METRICS_DIR_PREFIX
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # Two processes of two threads (bench/load.py, docs/PERFORMANCE.md): LiteRT, numpy and much of Pillow
 # release the GIL, gthread keeps connections alive, and a second process keeps the service answering while
-# a crashed worker is replaced. app/workers.py is gthread that shares connections opened at once among the
-# workers.
+# a crashed worker is replaced. The worker class is gthread's, adapted in app/workers.py.
 workers = int(os.environ.get("WORKERS", "2"))
 threads = int(os.environ.get("THREADS", "2"))
 worker_class = "app.workers.BalancedThreadWorker" if threads > 1 else "sync"

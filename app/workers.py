@@ -1,4 +1,5 @@
-"""gunicorn's thread worker, sharing connections opened at once out among the workers."""
+"""gunicorn's thread worker (gthread), sharing new connections among the workers and keeping silent ones off
+its threads."""
 
 from __future__ import annotations
 

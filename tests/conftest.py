@@ -31,6 +31,16 @@ def pytest_unconfigure(config):
 CACHE = pytest.StashKey[str]()
 
 
+def wrk_path() -> str:
+    """The wrk load generator: a test that needs it skips without it, and fails in CI, which installs it."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("wrk is required in CI (apt-get install wrk)")
+        pytest.skip("wrk is not installed")
+    return wrk
+
+
 @pytest.fixture(scope="session")
 def app():
     from app import create_app

@@ -5,22 +5,18 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, wrk_path
 
 
 @pytest.fixture(scope="module")
 def smoke_report(tmp_path_factory):
     """Run bench/load.py for a few seconds per cell and return its JSON report."""
-    if shutil.which("wrk") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("wrk is required in CI (apt-get install wrk)")
-        pytest.skip("wrk is not installed")
+    wrk_path()
     out = tmp_path_factory.mktemp("bench") / "report.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     done = subprocess.run(

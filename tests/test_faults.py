@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DATA, ROOT
+from .conftest import DATA, ROOT, wrk_path
 from .live_server import serve
 
 pytestmark = pytest.mark.slow
@@ -109,11 +108,7 @@ def test_connections_a_load_generator_keeps_alive_are_shared_by_the_workers():
     """wrk opens its connections all at once and keeps them alive, as a proxy's connection pool does. gthread
     let the first worker to wake take them all and serve them on one core while the other worker idled
     (app/workers.py); each burst of connections was a new chance of it."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("wrk is required in CI (apt-get install wrk)")
-        pytest.skip("wrk is not installed")
+    wrk = wrk_path()
     with serve(workers=2) as server:
         workers = server.workers()
         deadline = time.monotonic() + 120
