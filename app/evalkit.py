@@ -160,7 +160,7 @@ def notebook(digit: np.ndarray, label: str, rng: np.random.Generator) -> Sample:
     shape = pen_drawing(digit, size, max(2.0, size * rng.uniform(0.04, 0.09))) if pen else \
         ink_shape(digit, size)
     shape = _resize(shape, min(1.0, 0.7 * width / shape.shape[1]))
-    x0, y0 = int(np.argmax(page[-1])), int(np.argmax(page[:, -1]))  # the page's top left corner
+    x0, y0 = page_corner(page)
     x1 = x0 + int(page[-1].sum())
     inner = _place(shape, x1 - x0, height - y0, rng)  # on the page, never on the desk
     coverage = np.zeros((height, width), np.float32)
@@ -173,6 +173,13 @@ def notebook(digit: np.ndarray, label: str, rng: np.random.Generator) -> Sample:
     tags = {"format": "JPEG", "ruling": "lines+margin" if margin else "lines",
             "desk": "yes" if desk else "no", "stroke": "pen" if pen else "mnist"}
     return Sample(_encode(turned, "JPEG", rng), label, "notebook", tags)
+
+
+def page_corner(page: np.ndarray) -> tuple[int, int]:
+    """The top left corner (x, y) of a notebook photo's page (True in `page`): the desk lies along its top,
+    its left side and maybe its right side, never its bottom."""
+    x0 = int(np.argmax(page[-1]))
+    return x0, int(np.argmax(page[:, x0]))
 
 
 def typed(text: str, rng: np.random.Generator, *, font: str | None = None, fmt: str | None = None) -> Sample:

@@ -88,6 +88,14 @@ def test_a_wide_drawing_shrunk_to_fit_its_canvas_keeps_solid_strokes(digits):
     assert (core == 255).mean() > 0.5  # a pen's solid line with soft edges, not a half-transparent pattern
 
 
+def test_a_notebook_digit_is_written_on_the_page_not_on_the_desk_beside_it():
+    page = np.ones((100, 120), bool)  # a photo with the desk along the top, the left and the right
+    page[:10], page[:, :7], page[:, 110:] = False, False, False
+    assert evalkit.page_corner(page) == (7, 10)  # was (7, 0): the digit could land on the desk above
+    page[:, 110:] = True  # and along the top and the left only
+    assert evalkit.page_corner(page) == (7, 10)
+
+
 def test_rows_and_typed_digits_expect_the_whole_string(digits):
     for sample in evalkit.generate("row", *digits, 10, seed=0):
         assert 2 <= len(sample.expected) <= 6 and sample.expected.isdigit()
