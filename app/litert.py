@@ -23,6 +23,7 @@ import io
 import logging
 import os
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -172,6 +173,11 @@ def _compile_elsewhere(path: Path, runtime: str) -> bytes:
         level, _, message = line.partition(" ")
         if level in ("INFO", "WARNING", "ERROR"):
             log.log(logging.getLevelName(level), "%s", message)
+    if done.returncode == -signal.SIGKILL:  # in a container, nearly always its memory limit
+        log.error("the process compiling model %s was killed (SIGKILL), most likely for want of memory: "
+                  "it needs about 700 MB for a few seconds; TensorFlow, which serves instead, needs as much",
+                  path.name)
+        raise _NoAnswer
     if done.returncode != 0 or not done.stdout:
         log.warning("the process compiling model %s ended without an answer (exit code %s)", path.name,
                     done.returncode)

@@ -225,7 +225,7 @@ def test_when_the_compiling_process_dies_tensorflow_serves_and_it_is_tried_again
 
     monkeypatch.setattr(subprocess, "run", killed)
     assert model.load(tmp_path).runtime == "tensorflow"
-    assert "ended without an answer (exit code -9)" in caplog.text
+    assert "was killed (SIGKILL), most likely for want of memory" in caplog.text
     monkeypatch.setattr(subprocess, "run", real_run)
     assert model.load(tmp_path).runtime == "litert-int8"
 
