@@ -45,6 +45,9 @@ COARSE_SIDE = 128
 SHARP_DIGIT = 40
 MIN_SIDE = 3  # an image read at fewer pixels than this on a side (a line of pixels) holds no digit
 MIN_CONTRAST = 24.0  # ink must differ from the paper by this much (0-255) to count
+# An image with transparency whose opaque pixels beside the transparent ones are this much lighter (darker)
+# on average than the other opaque pixels had light (dark) paper cut out (see _paper_under).
+EDGE_SHADE = 32.0
 # Shading is not ink: on a blank page, a dark corner the background estimate does not follow can be as strong
 # as faint ink, but it rises over tens of pixels, where even a blurred stroke's edge rises over a few. Ink
 # whose steepest step between neighbouring pixels (of 3x3 means) is under EDGE_SHARE of its strength is none.
@@ -586,9 +589,27 @@ def _over_paper(rgba: Image.Image) -> Image.Image:
         if opaque.all():
             return Image.fromarray(gray.astype(np.uint8), "L")
     else:
-        paper = 0.0 if np.median(gray[opaque]) > 127 else 255.0
+        paper = _paper_under(gray, opaque)
     out = gray * alpha + paper * (1.0 - alpha)
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "L")
+
+
+def _paper_under(gray: np.ndarray, opaque: np.ndarray) -> float:
+    """White or black: the paper that transparent pixels stand for. Where only one colour was cut out (a GIF's
+    or a palette PNG's transparent white, an editor's "magic wand"), the strokes' soft edges stayed opaque and
+    shade towards the paper that was there: lighter than their cores for dark ink. Else (a canvas: strokes of
+    one colour, soft by their alpha) the paper contrasts with most of the opaque pixels."""
+    inner = opaque.copy()
+    inner[1:] &= opaque[:-1]
+    inner[:-1] &= opaque[1:]
+    inner[:, 1:] &= opaque[:, :-1]
+    inner[:, :-1] &= opaque[:, 1:]
+    edge = opaque & ~inner  # opaque pixels beside a transparent one
+    if inner.any() and edge.any():
+        shade = float(gray[edge].mean()) - float(gray[inner].mean())
+        if abs(shade) >= EDGE_SHADE:
+            return 255.0 if shade > 0 else 0.0
+    return 0.0 if np.median(gray[opaque]) > 127 else 255.0
 
 
 def ink_image(gray: np.ndarray) -> np.ndarray:

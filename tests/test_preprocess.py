@@ -154,6 +154,20 @@ def test_transparent_canvas_reads_as_ink_on_paper():
     assert (digit > 0.3).mean() < 0.45  # strokes, not a filled square
 
 
+@pytest.mark.parametrize("name", ["cutout_white_7.png", "cutout_near_white_5.png"])
+def test_white_cut_out_around_dark_ink_is_white_paper_though_the_soft_edges_stayed(name):
+    """Only white (or near-white) was made transparent: the strokes' light, soft edges are opaque. More
+    pixels are edge than core, so the opaque pixels' median looked like light ink, and the paper was laid
+    black under them: the edges became the digit ("8")."""
+    with Image.open(DATA / name) as image:
+        gray = np.asarray(preprocess.gray_image(image))
+        alpha = np.asarray(image.convert("RGBA"))[..., 3]
+    assert (gray[alpha == 0] == 255).all()  # the cut-out paper is white again
+    digit = prepared(name).batch[0, ..., 0]
+    centre = digit[8:20, 8:20]
+    assert centre.max() > 0.9 and (digit > 0.5).mean() < 0.3  # strokes bright on black, as MNIST's
+
+
 def test_row_is_split_into_digits_left_to_right():
     result = prepared("row_2025.png")
     assert result.batch.shape[0] == 4
