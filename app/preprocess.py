@@ -75,6 +75,9 @@ ONE_DIGIT_ASPECT = 1.25
 # is 5 px there) is read again from a crop of the upload around the ink, at least ZOOM_GAIN times closer.
 ZOOM_DIGIT = 20
 ZOOM_GAIN = 2
+# The crop is read at up to ZOOM_SIZE px on its longest side (a row of ten small digits on a phone photo is
+# wide: at WORK_SIZE they stayed too small to read, or the crop was hardly closer than the page).
+ZOOM_SIZE = 480
 # A clean image (HAIRLINE_FLAT of it or more exactly the paper's grey level: drawn, not photographed or
 # scanned) where nothing was found is read again with its hairline strokes kept (see _read_hairlines).
 # Measured: drawings 0.99 and more, a noisy page saved as a JPEG at quality 40 (its noise smoothed away) 0.58.
@@ -222,8 +225,13 @@ def _read_closer(data: bytes, image: Image.Image, gray: np.ndarray, scale: float
     if around:
         x0, y0 = min(x for x, _, _, _ in around), min(y for _, y, _, _ in around)
         x1, y1 = max(x + w for x, _, w, _ in around), max(y + h for _, y, _, h in around)
-        margin = max(2 * scale, max(x1 - x0, y1 - y0) / 2)
-        region = (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
+        # with the ink beside them: the first reading may have found only the largest digits of a row
+        grown = ink_region(gray, threshold, seed=(y0 / scale, y1 / scale, x0 / scale, x1 / scale))
+        if grown is not None:
+            region = tuple(v * scale for v in grown)
+        else:
+            margin = max(2 * scale, max(x1 - x0, y1 - y0) / 2)
+            region = (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
     else:
         region = ink_region(gray, threshold)
         if region is None:
@@ -234,7 +242,7 @@ def _read_closer(data: bytes, image: Image.Image, gray: np.ndarray, scale: float
         image = decode(data, max_pixels=max_pixels, full=True)
     crop = image.crop((x0, y0, x1, y1))
     crop.info.pop("original_size", None)  # crop() copies the upload's info: this is a new, smaller image
-    factor = reduction(*crop.size)
+    factor = max(1, -(-max(crop.size) // ZOOM_SIZE))
     if factor * ZOOM_GAIN > scale:
         return None  # hardly closer than the first reading
     closer, closer_scale = to_gray(crop, factor)
@@ -245,10 +253,11 @@ def _read_closer(data: bytes, image: Image.Image, gray: np.ndarray, scale: float
         return None
 
 
-def ink_region(gray: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> tuple[int, int, int, int] | None:
-    """The box (x0, y0, x1, y1) around the main ink of a grey-level image: the piece with the most ink, and
-    every piece with a tenth as much or more near it (within the box's size, as the digits of a row are);
-    with a margin of half its size. None if there is no ink."""
+def ink_region(gray: np.ndarray, threshold: int = DEFAULT_THRESHOLD,
+               seed: tuple[float, float, float, float] | None = None) -> tuple[int, int, int, int] | None:
+    """The box (x0, y0, x1, y1) around the main ink of a grey-level image: the piece with the most ink (or the
+    box `seed`, as (y0, y1, x0, x1)), and every piece with a tenth as much or more near it (within the box's
+    size, as the digits of a row are); with a margin of half its size. None if there is no ink."""
     if min(gray.shape) < MIN_SIDE:
         return None
     try:
@@ -263,10 +272,14 @@ def ink_region(gray: np.ndarray, threshold: int = DEFAULT_THRESHOLD) -> tuple[in
     spans = [(r.start, r.stop, c.start, c.stop) for r, c in ndimage.find_objects(labels)]
     pieces = [span for span, weight in zip(spans, mass, strict=True) if weight >= 0.1 * mass.max()]
     y0, y1, x0, x1 = spans[int(np.argmax(mass))]
+    if seed is not None:
+        y0, y1, x0, x1 = int(seed[0]), int(np.ceil(seed[1])), int(seed[2]), int(np.ceil(seed[3]))
     while True:
         reach = max(y1 - y0, x1 - x0)
         near = [(a, b, c, d) for a, b, c, d in pieces
                 if a < y1 + reach and b > y0 - reach and c < x1 + reach and d > x0 - reach]
+        if not near:  # a seed with no ink near it
+            break
         grown = (min(y0, *(p[0] for p in near)), max(y1, *(p[1] for p in near)),
                  min(x0, *(p[2] for p in near)), max(x1, *(p[3] for p in near)))
         if grown == (y0, y1, x0, x1):

@@ -41,7 +41,7 @@ def test_each_digit_is_read_right(upload, digit):
     ("overlapping_53.png", "53"), ("joined_8794.png", "8794"), ("joined_10.png", "10"),
     ("joined_91.png", "91"), ("punched_scan_9.png", "9"), ("punched_scan_4.png", "4"),
     ("iphone_photo_4.heic", "4"), ("photo_6.avif", "6"), ("cutout_white_7.png", "7"),
-    ("cutout_near_white_5.png", "5"),
+    ("cutout_near_white_5.png", "5"), ("number_on_photo_9612507011.jpg", "9612507011"),
     ("shaded_edge_0.jpg", "0"), ("shaded_corner_3.jpg", "3"), ("desk_wedge_long_8.jpg", "8"),
     ("cropped_row_1921.png", "1921"), ("hairline_4.png", "4"), ("ruled_bridge_7.jpg", "7"),
     ("ruled_sliver_9.jpg", "9"), ("far_bar_5.jpg", "5"), ("desk_corner_1.jpg", "1"),

@@ -168,6 +168,22 @@ def test_white_cut_out_around_dark_ink_is_white_paper_though_the_soft_edges_stay
     assert centre.max() > 0.9 and (digit > 0.5).mean() < 0.3  # strokes bright on black, as MNIST's
 
 
+def test_a_number_written_small_on_a_page_photographed_whole_is_read_from_closer():
+    """70 px digits on a 3000x2250 photo are 7 px tall at the work size. The first reading found a few of
+    them, or none; the region read closer now takes in the ink beside what it found, at up to ZOOM_SIZE."""
+    result = prepared("number_on_photo_9612507011.jpg")
+    assert len(result.boxes) == 10
+    xs = [x for x, _, _, _ in result.boxes]
+    assert xs == sorted(xs)
+    assert all(55 <= h <= 100 for _, _, _, h in result.boxes)  # in the photo's pixels
+
+
+def test_the_region_around_a_seed_with_no_ink_beside_it_is_the_seed_with_a_margin():
+    gray = np.full((100, 100), 240.0, np.float32)
+    gray[10:30, 10:14] = 20.0  # ink far from the seed
+    assert preprocess.ink_region(gray, seed=(80, 90, 80, 90)) == (75, 75, 95, 95)
+
+
 def test_row_is_split_into_digits_left_to_right():
     result = prepared("row_2025.png")
     assert result.batch.shape[0] == 4
