@@ -222,27 +222,21 @@ def _read_closer(data: bytes, image: Image.Image, gray: np.ndarray, scale: float
     """Small digits on a large page (a sheet scanned at 300 dpi): read the region around the digits found
     (`around`, boxes in the upload's pixels) or, if none were, around the main ink, cut from the upload at a
     finer size. None when there is no such region, or no finer size to read it at."""
-    if around:
+    seed = None
+    if around:  # with the ink beside them: the first reading may have found only a row's largest digits
         x0, y0 = min(x for x, _, _, _ in around), min(y for _, y, _, _ in around)
         x1, y1 = max(x + w for x, _, w, _ in around), max(y + h for _, y, _, h in around)
-        # with the ink beside them: the first reading may have found only the largest digits of a row
-        grown = ink_region(gray, threshold, seed=(y0 / scale, y1 / scale, x0 / scale, x1 / scale))
-        if grown is not None:
-            region = tuple(v * scale for v in grown)
-        else:
-            margin = max(2 * scale, max(x1 - x0, y1 - y0) / 2)
-            region = (x0 - margin, y0 - margin, x1 + margin, y1 + margin)
-    else:
-        region = ink_region(gray, threshold)
-        if region is None:
-            return None
-        region = tuple(v * scale for v in region)
+        seed = (y0 / scale, y1 / scale, x0 / scale, x1 / scale)
+    region = ink_region(gray, threshold, seed=seed)
+    if region is None:
+        return None
+    region = tuple(v * scale for v in region)
     x0, y0, x1, y1 = (min(max(int(v), 0), limit) for v, limit in zip(region, size + size, strict=True))
     if max(image.size) < max(size):  # a JPEG decoded at a reduced size: decode it in full
         image = decode(data, max_pixels=max_pixels, full=True)
     crop = image.crop((x0, y0, x1, y1))
     crop.info.pop("original_size", None)  # crop() copies the upload's info: this is a new, smaller image
-    factor = max(1, -(-max(crop.size) // ZOOM_SIZE))
+    factor = reduction(*crop.size, size=ZOOM_SIZE)
     if factor * ZOOM_GAIN > scale:
         return None  # hardly closer than the first reading
     closer, closer_scale = to_gray(crop, factor)
@@ -266,13 +260,14 @@ def ink_region(gray: np.ndarray, threshold: int = DEFAULT_THRESHOLD,
         return None
     mask = without_surroundings(ink >= ink_threshold(ink, threshold))
     labels, count = ndimage.label(mask, structure=np.ones((3, 3), bool))
-    if not count:
+    if not count and seed is None:
         return None
     mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count + 1)[1:]
     spans = [(r.start, r.stop, c.start, c.stop) for r, c in ndimage.find_objects(labels)]
     pieces = [span for span, weight in zip(spans, mass, strict=True) if weight >= 0.1 * mass.max()]
-    y0, y1, x0, x1 = spans[int(np.argmax(mass))]
-    if seed is not None:
+    if seed is None:
+        y0, y1, x0, x1 = spans[int(np.argmax(mass))]
+    else:
         y0, y1, x0, x1 = int(seed[0]), int(np.ceil(seed[1])), int(seed[2]), int(np.ceil(seed[3]))
     while True:
         reach = max(y1 - y0, x1 - x0)
@@ -573,9 +568,9 @@ def pixel_blocks(pixels: np.ndarray) -> tuple[int, int, int]:
     return block, int(rows[0]) % block, int(columns[0]) % block
 
 
-def reduction(width: int, height: int) -> int:
-    """The whole factor that brings the longest side to WORK_SIZE or just under: 600 px -> 2 (300 px)."""
-    return max(1, -(-max(width, height) // WORK_SIZE))
+def reduction(width: int, height: int, size: int = WORK_SIZE) -> int:
+    """The whole factor that brings the longest side to `size` or just under: 600 px -> 2 (300 px)."""
+    return max(1, -(-max(width, height) // size))
 
 
 def _high_depth_to_l(image: Image.Image) -> Image.Image:
@@ -612,11 +607,7 @@ def _paper_under(gray: np.ndarray, opaque: np.ndarray) -> float:
     or a palette PNG's transparent white, an editor's "magic wand"), the strokes' soft edges stayed opaque and
     shade towards the paper that was there: lighter than their cores for dark ink. Else (a canvas: strokes of
     one colour, soft by their alpha) the paper contrasts with most of the opaque pixels."""
-    inner = opaque.copy()
-    inner[1:] &= opaque[:-1]
-    inner[:-1] &= opaque[1:]
-    inner[:, 1:] &= opaque[:, :-1]
-    inner[:, :-1] &= opaque[:, 1:]
+    inner = eroded(np.pad(opaque, 1, constant_values=True))[1:-1, 1:-1]  # beyond the sides is no edge
     edge = opaque & ~inner  # opaque pixels beside a transparent one
     if inner.any() and edge.any():
         shade = float(gray[edge].mean()) - float(gray[inner].mean())
