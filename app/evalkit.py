@@ -26,6 +26,10 @@ PILLOW_FONT = "PillowDefault"  # ImageFont.load_default(size), Pillow's bundled 
 # Turn that stores an upright page so that a viewer applying EXIF orientation N shows it upright again.
 _STORED_TURN = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
 _EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif"}
+# A pen drawing's centre line is taken at one of these ink levels (of 1), at one whose ink spans at least
+# PEN_SPAN of the digit's height and width (see centre_line).
+PEN_LEVELS = (0.25, 0.4, 0.55, 0.7, 0.85)
+PEN_SPAN = 0.9
 
 
 @dataclass(frozen=True)
@@ -223,15 +227,88 @@ def ink_shape(digit: np.ndarray, height: int) -> np.ndarray:
 
 
 def pen_drawing(digit: np.ndarray, height: int, width: float) -> np.ndarray:
-    """The digit drawn again along its centre line with a round pen `width` px wide, antialiased."""
+    """The digit, `height` px tall, drawn again with a round pen `width` px wide (see pen_line)."""
     big, _ = _enlarge(digit, height)
-    # The lowest cut keeps faint strokes joined; a thick digit needs a higher one, or its loops fill in
-    # and thin to a line (a 9 would become a 1): take the lowest cut that keeps the most of its loops.
-    cuts, loops = (0.25, 0.4, 0.55, 0.7, 0.85), holes(digit >= 128)
-    kept = [min(loops, holes(big > c)) for c in cuts]
-    cut = cuts[kept.index(max(kept))]
-    spine = thin(np.pad(big > cut, int(width) + 2))
-    return _trim(np.clip(width / 2 - ndimage.distance_transform_edt(~spine) + 0.5, 0.0, 1.0))
+    return _trim(pen_line(np.pad(big, int(width) + 2), width))
+
+
+def pen_line(ink: np.ndarray, width: float) -> np.ndarray:
+    """The digit `ink` (0-1) drawn again as a person traces it with a round pen `width` px wide, on a canvas
+    or with a ballpoint: along its centre line (see centre_line) and on to the ends of its strokes. Coverage
+    0-1, antialiased, the size of `ink` (pad it by `width` to keep the pen's edge near a side). No ink:
+    `ink` itself."""
+    found = centre_line(ink)
+    if found is None:
+        return ink
+    spine, mask = found
+    spine = _to_stroke_ends(spine, ndimage.distance_transform_edt(mask), width)
+    return np.clip(width / 2 - ndimage.distance_transform_edt(~spine) + 0.5, 0.0, 1.0)
+
+
+def centre_line(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(centre line, shape) of the level of `ink` (one of PEN_LEVELS) that keeps the digit's shape best. Of
+    the levels at which the digit spans as far as at the lowest (a faint digit shrinks to a speck at a high
+    one): the one with as many loops as the digit (a thick 9's head fills in at a low level and would thin
+    to a line; a 3's arm can touch its middle and close a loop), then in as few pieces (a faint digit falls
+    apart at a high one), then the one whose centre line, traced at the digit's own stroke width, matches
+    its outline best. None when there is no ink."""
+    loops, span, best = holes(ink >= 0.5), None, None
+    for cut in PEN_LEVELS:
+        mask = ink > cut
+        rows, cols = np.nonzero(mask)
+        if not len(rows):
+            break
+        extent = np.array([np.ptp(rows), np.ptp(cols)]) + 1
+        span = extent if span is None else span
+        if (extent < PEN_SPAN * span).any():
+            break
+        spine = thin(mask)
+        inside = ndimage.distance_transform_edt(mask)
+        traced = ndimage.distance_transform_edt(~spine) <= float(inside[spine].mean())  # half the stroke
+        fit = np.count_nonzero(traced & mask) / np.count_nonzero(traced | mask)
+        pieces = ndimage.label(mask, structure=np.ones((3, 3), bool))[1]
+        key = (-abs(holes(mask) - loops), -pieces, fit)
+        if best is None or key > best[0]:
+            best = (key, spine, mask)
+    return None if best is None else (best[1], best[2])
+
+
+def _to_stroke_ends(spine: np.ndarray, inside: np.ndarray, width: float) -> np.ndarray:
+    """The centre line carried on from each of its ends, straight on, to where a round pen `width` px wide
+    reaches the end of the stroke (`inside`: each pixel's distance to the shape's edge). Thinning stops
+    half a stroke short of each end: much of a thick digit's stroke when a thin pen draws it again."""
+    out = spine.copy()
+    height, width_px = spine.shape
+    neighbours = ndimage.convolve(spine.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant")
+    for y, x in np.argwhere(spine & (neighbours == 2)):  # an end: one neighbour
+        back = _along(spine, (int(y), int(x)), max(3, round(float(inside[y, x]))))
+        if back is None:
+            continue
+        step = np.array([y - back[0], x - back[1]], np.float64)
+        step *= 0.5 / np.hypot(*step)
+        point = np.array([y, x], np.float64)
+        while True:
+            point += step
+            row, col = (int(round(v)) for v in point)
+            if not (0 <= row < height and 0 <= col < width_px) or inside[row, col] < max(1.0, width / 2):
+                break
+            out[row, col] = True
+    return out
+
+
+def _along(spine: np.ndarray, start: tuple[int, int], steps: int) -> tuple[int, int] | None:
+    """The point `steps` pixels back along a line of one-pixel width from its end `start` (or the last
+    before a fork); None if the line is shorter than 3 pixels."""
+    seen, here = {start}, start
+    for _ in range(steps):
+        nxt = [(here[0] + dy, here[1] + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+               if 0 <= here[0] + dy < spine.shape[0] and 0 <= here[1] + dx < spine.shape[1]
+               and spine[here[0] + dy, here[1] + dx] and (here[0] + dy, here[1] + dx) not in seen]
+        if len(nxt) != 1:
+            break
+        here = nxt[0]
+        seen.add(here)
+    return here if len(seen) >= 3 else None
 
 
 def _enlarge(digit: np.ndarray, height: int) -> tuple[np.ndarray, float]:

@@ -88,6 +88,33 @@ def test_a_wide_drawing_shrunk_to_fit_its_canvas_keeps_solid_strokes(digits):
     assert (core == 255).mean() > 0.5  # a pen's solid line with soft edges, not a half-transparent pattern
 
 
+def test_a_pen_redraw_is_still_the_digit(digits):
+    # The kit draws MNIST digits again with an even pen, as a canvas or a ballpoint draws. The redraw must
+    # still be the digit, or the kit scores the service on shapes no one would call that digit: a thick
+    # digit keeps its loops (a 9's head, an 8's two), and a faint one, broken in places, does not shrink
+    # to its strongest speck.
+    from app.augment import holes
+
+    x, _ = digits
+    ink = (x >= 128).reshape(len(x), -1).sum(axis=1)
+    thick, faint = np.argsort(-ink)[:60], np.argsort(x.reshape(len(x), -1).max(axis=1) + ink / 1000)[:60]
+    same_loops = 0
+    for index in np.concatenate([thick, faint]):
+        big = np.pad(np.asarray(Image.fromarray(x[index]).resize((168, 168), Image.BICUBIC), np.float32), 8)
+        drawn = evalkit.pen_line(big / 255, 5.0) > 0.5
+        assert np.ptp(np.nonzero(drawn)[0]) >= 0.5 * np.ptp(np.nonzero(big >= 128)[0]), index
+        same_loops += index in thick and holes(drawn) == holes(x[index] >= 128)
+    assert same_loops >= 0.85 * len(thick)
+
+
+def test_a_pen_redraw_reaches_the_ends_of_a_thick_stroke():
+    # Thinning stops half a stroke short of each end; a person tracing a thick bar with a thin pen does not.
+    bar = np.zeros((60, 160), np.float32)
+    bar[15:45, 20:140] = 1.0  # 120 px long, 30 px thick
+    cols = np.nonzero((evalkit.pen_line(bar, 4.0) > 0.5).any(axis=0))[0]
+    assert cols.min() <= 22 and cols.max() >= 137
+
+
 def test_a_notebook_digit_is_written_on_the_page_not_on_the_desk_beside_it():
     page = np.ones((100, 120), bool)  # a photo with the desk along the top, the left and the right
     page[:10], page[:, :7], page[:, 110:] = False, False, False
